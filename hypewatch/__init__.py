@@ -1,0 +1,3 @@
+"""hypewatch: a social-media trend monitor."""
+
+__version__ = "0.1.0"

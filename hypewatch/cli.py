@@ -1,0 +1,311 @@
+"""The ``hypewatch`` command line."""
+
+from __future__ import annotations
+
+import csv
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import duckdb
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from hypewatch.campaigns import Campaign, CampaignError, find_campaign
+from hypewatch.settings import get_settings
+from ingest.files import InputFileError
+from warehouse.db import WarehouseError, connect, connect_readonly
+
+app = typer.Typer(
+    help="hypewatch: collect, store, classify and show how a launch lands online.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+DEFAULT_CAMPAIGN = "gpt4o-image-launch"
+USER_ERRORS = (WarehouseError, CampaignError, InputFileError, duckdb.Error, ValueError)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def friendly_errors(func: F) -> F:
+    """Turn the errors a user can fix into one clear line on stderr and exit status 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except USER_ERRORS as exc:
+            err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+DbOption = Annotated[
+    Path | None,
+    typer.Option("--db", help="Warehouse file [default: $HYPEWATCH_DB or data/hypewatch.duckdb]"),
+]
+CampaignOption = Annotated[
+    str | None, typer.Option("--campaign", help="Campaign name or .toml path")
+]
+
+
+def db_path(db: Path | None) -> Path:
+    return db or get_settings().db
+
+
+def load_campaign_named(name: str) -> Campaign:
+    return find_campaign(name, get_settings().campaigns_dir)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
+
+
+def _print_counts(title: str, rows: dict[str, Any]) -> None:
+    table = Table(title=title, title_justify="left")
+    for column in ("source", "fetched", "new", "updated", "rejected"):
+        table.add_column(column, justify="left" if column == "source" else "right")
+    for source, c in rows.items():
+        table.add_row(source, f"{c.fetched:,}", f"{c.new:,}", f"{c.updated:,}", f"{c.rejected:,}")
+    out.print(table)
+
+
+@app.command("import")
+@friendly_errors
+def import_(
+    file: Annotated[Path, typer.Argument(help="File of native payloads (JSON Lines, JSON or CSV)")],
+    format: Annotated[
+        str, typer.Option("--format", "-f", help="x-v2|bluesky|mastodon|reddit|hn|jsonl|csv")
+    ],
+    campaign: CampaignOption = None,
+    map_: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="jsonl/csv column mapping FIELD=COLUMN, e.g. --map text=body"),
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Load a file of native payloads; prints fetched/new/updated/rejected counts."""
+    from hypewatch.pipeline import import_file
+    from ingest.parsers import get_format
+
+    get_format(format)
+    mapping = _parse_mapping(map_ or [])
+    camp = load_campaign_named(campaign) if campaign else None
+    con = connect(db_path(db))
+    try:
+        with _progress() as progress:
+            task = progress.add_task(f"importing {file.name}", total=None)
+            run_id, counts = import_file(
+                con,
+                file,
+                format,
+                campaign=camp,
+                mapping=mapping or None,
+                progress=lambda n: progress.advance(task, n),
+            )
+    finally:
+        con.close()
+    _print_counts(f"import run {run_id}", {f"{format} {file.name}": counts})
+
+
+def _parse_mapping(items: list[str]) -> dict[str, str]:
+    mapping = {}
+    for item in items:
+        field, sep, column = item.partition("=")
+        if not sep or not field or not column:
+            raise ValueError(f"--map {item!r} is not FIELD=COLUMN (e.g. --map text=body)")
+        mapping[field.strip()] = column.strip()
+    return mapping
+
+
+@app.command()
+@friendly_errors
+def demo(
+    size: Annotated[int, typer.Option(help="Number of simulated posts", min=100)] = 20_000,
+    seed: Annotated[int, typer.Option(help="Simulator seed")] = 42,
+    db: DbOption = None,
+    serve: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Open the dashboard after")
+    ] = True,
+    fresh: Annotated[
+        bool, typer.Option("--fresh/--keep", help="Rebuild the warehouse file")
+    ] = True,
+) -> None:
+    """Build the demo warehouse from the simulated launch week, then show what it holds."""
+    from hypewatch.pipeline import build_demo
+
+    path = db_path(db)
+    if fresh and path.exists():
+        _remove_warehouse(path)
+    camp = load_campaign_named(DEFAULT_CAMPAIGN)
+    con = connect(path)
+    try:
+        with _progress() as progress:
+            task = progress.add_task("simulating + importing", total=None)
+            report = build_demo(
+                con, camp, size=size, seed=seed, progress=lambda n: progress.advance(task, n)
+            )
+    finally:
+        con.close()
+    out.print(
+        f"[bold]SIMULATED data[/]: {size:,} posts of a synthetic launch week "
+        f"(seed {seed}) in {path}"
+    )
+    _print_counts("demo import", report.runs)
+    _print_status(path)
+    if serve:
+        _serve(path)
+
+
+def _remove_warehouse(path: Path) -> None:
+    """Delete a warehouse file, but only one that DuckDB recognises as a warehouse."""
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+        con.close()
+    except duckdb.Error as exc:
+        raise WarehouseError(
+            f"{path} exists and is not a DuckDB warehouse; not deleting it ({exc})"
+        ) from None
+    path.unlink()
+    Path(f"{path}.wal").unlink(missing_ok=True)
+
+
+def _serve(path: Path) -> None:
+    try:
+        from dashboard.server import serve
+    except ImportError:
+        err.print(
+            "the dashboard is not part of this build yet: query the warehouse with `hypewatch sql`"
+        )
+        return
+    settings = get_settings()
+    serve(path, host=settings.dashboard_host, port=settings.dashboard_port)
+
+
+@app.command()
+@friendly_errors
+def sql(
+    query: Annotated[str, typer.Argument(help="SQL to run (read-only)")],
+    format: Annotated[str, typer.Option("--format", "-f", help="table|csv|json")] = "table",
+    max_rows: Annotated[int, typer.Option(help="Rows shown in table format")] = 1000,
+    db: DbOption = None,
+) -> None:
+    """Run a read-only SQL query against the warehouse."""
+    if format not in {"table", "csv", "json"}:
+        raise ValueError(f"--format must be table, csv or json, not {format!r}")
+    con = connect_readonly(db_path(db))
+    try:
+        cursor = con.execute(query)
+        if cursor.description is None:
+            return
+        columns = [d[0] for d in cursor.description]
+        rows = cursor.fetchall()
+    finally:
+        con.close()
+    if format == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(columns)
+        writer.writerows(rows)
+    elif format == "json":
+        records = [dict(zip(columns, row, strict=True)) for row in rows]
+        sys.stdout.write(
+            orjson.dumps(records, default=str, option=orjson.OPT_INDENT_2).decode() + "\n"
+        )
+    else:
+        _print_rows(columns, rows, max_rows)
+
+
+def _print_rows(
+    columns: list[str], rows: list[tuple], max_rows: int, title: str | None = None
+) -> None:
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows[:max_rows]:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    out.print(table)
+    if len(rows) > max_rows:
+        out.print(f"({len(rows):,} rows, {max_rows:,} shown: use --format csv for all)")
+
+
+@app.command()
+@friendly_errors
+def status(
+    db: DbOption = None,
+    migrate: Annotated[bool, typer.Option(help="Upgrade an older warehouse schema first")] = False,
+) -> None:
+    """What the warehouse holds: posts by platform and day, last runs, rejects."""
+    path = db_path(db)
+    if migrate:
+        connect(path).close()
+    _print_status(path)
+
+
+def _print_status(path: Path) -> None:
+    con = connect_readonly(path)
+    try:
+        platforms = [
+            r[0] for r in con.execute("SELECT DISTINCT platform FROM posts ORDER BY 1").fetchall()
+        ]
+        if platforms:
+            counts = ", ".join(f"count(*) FILTER (platform = '{p}') AS \"{p}\"" for p in platforms)
+            cur = con.execute(
+                f"SELECT created_at::DATE AS day_utc, {counts}, count(*) AS total "
+                "FROM posts GROUP BY 1 ORDER BY 1"
+            )
+            _print_rows(
+                [d[0] for d in cur.description],
+                cur.fetchall(),
+                400,
+                "posts by day (UTC) and platform",
+            )
+        else:
+            out.print("no posts yet")
+        cur = con.execute(
+            "SELECT run_id, source, status, started_at::VARCHAR[:19] AS started, fetched, new, "
+            "updated, rejected, coalesce(error, '') AS error "
+            "FROM collection_runs ORDER BY run_id DESC LIMIT 10"
+        )
+        _print_rows([d[0] for d in cur.description], cur.fetchall(), 10, "last runs")
+        cur = con.execute(
+            "SELECT format, reason[:90] AS reason, count(*) AS n "
+            "FROM rejects GROUP BY ALL ORDER BY n DESC LIMIT 10"
+        )
+        rows = cur.fetchall()
+        if rows:
+            _print_rows(
+                [d[0] for d in cur.description], rows, 10, "rejects (most frequent reasons)"
+            )
+        simulated = con.execute("SELECT count(*) FROM simulated_truth").fetchone()[0]
+        if simulated:
+            out.print(
+                f"[bold yellow]{simulated:,} posts are SIMULATED[/] (see table simulated_truth)"
+            )
+    finally:
+        con.close()
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

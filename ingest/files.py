@@ -1,0 +1,105 @@
+"""Reading payload files: JSON Lines, one JSON document, or CSV.
+
+Each yielded item is one payload for a parser, or a :class:`Reject` for a line that is not
+valid JSON (the rest of the file is still read).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ingest.model import Reject
+
+
+class InputFileError(Exception):
+    """The input file cannot be read at all (missing, a directory, not text)."""
+
+
+def _check(path: Path) -> None:
+    if not path.exists():
+        raise InputFileError(f"{path} does not exist")
+    if not path.is_file():
+        raise InputFileError(f"{path} is not a file")
+
+
+def iter_json_payloads(path: Path, fmt: str) -> Iterator[Any | Reject]:
+    """Payloads of a JSON Lines file, or of a file holding one JSON document.
+
+    A file whose first line is not a complete JSON value is read as one document (a
+    pretty-printed API response); otherwise each non-empty line is one payload.
+    """
+    _check(path)
+    with path.open("rb") as fh:
+        first = fh.readline()
+        try:
+            orjson.loads(first)
+            whole_document = False
+        except orjson.JSONDecodeError:
+            whole_document = bool(first.strip())
+        if whole_document:
+            data = first + fh.read()
+            try:
+                yield orjson.loads(data)
+            except orjson.JSONDecodeError as exc:
+                yield Reject(
+                    fmt, f"{path.name}: invalid JSON: {exc}", data[:10_000].decode(errors="replace")
+                )
+            return
+        fh.seek(0)
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                text = line[:10_000].decode(errors="replace").rstrip("\n")
+                yield Reject(fmt, f"{path.name} line {number}: invalid JSON: {exc}", text)
+
+
+def iter_csv_rows(path: Path, fmt: str = "csv") -> Iterator[dict[str, str] | Reject]:
+    """Rows of a CSV file with a header line, as dicts keyed by column name."""
+    _check(path)
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputFileError(
+            f"{path} is not UTF-8 text (byte {exc.start}): re-save it as UTF-8"
+        ) from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    if not reader.fieldnames:
+        return
+    for row in reader:
+        if None in row:  # more cells than header columns
+            extra = row.pop(None)
+            yield Reject(
+                fmt,
+                f"{path.name} line {reader.line_num}: {len(extra)} cells beyond the header",
+                row,
+            )
+            continue
+        yield row
+
+
+def iter_payloads(path: Path, fmt: str) -> Iterator[Any | Reject]:
+    """The payloads of ``path`` for format ``fmt`` (CSV rows for ``csv``, JSON otherwise)."""
+    if fmt == "csv":
+        return iter_csv_rows(path, fmt)
+    if fmt == "jsonl":
+        return _flatten_arrays(iter_json_payloads(path, fmt))
+    return iter_json_payloads(path, fmt)
+
+
+def _flatten_arrays(items: Iterator[Any | Reject]) -> Iterator[Any | Reject]:
+    """Generic rows may come as one JSON array of objects: one payload per element."""
+    for item in items:
+        if isinstance(item, list):
+            yield from item
+        else:
+            yield item

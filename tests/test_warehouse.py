@@ -1,0 +1,188 @@
+"""Warehouse: migrations, idempotent bulk writes, metrics snapshots, read-only safety."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from ingest.model import Author, ParseResult, Post, RawPayload, Reject
+from warehouse.db import (
+    WarehouseError,
+    code_version,
+    connect,
+    connect_readonly,
+    migrations,
+    schema_version,
+)
+from warehouse.writes import finish_run, last_cursor, start_run, store_batch
+
+T0 = datetime(2025, 3, 25, 17, 0, tzinfo=UTC)
+
+
+def batch(n: int, *, likes: int = 1, start: int = 0) -> ParseResult:
+    result = ParseResult()
+    for i in range(start, start + n):
+        pid = f"x:{i}"
+        result.posts.append(
+            Post(
+                post_id=pid,
+                platform="x",
+                native_id=str(i),
+                created_at=T0 + timedelta(minutes=i),
+                text=f"post {i} — ジブリ 🎨",
+                author_id=f"x:u{i % 3}",
+                lang="en",
+                hashtags=["ghibli"],
+                likes=likes,
+                reposts=0,
+            )
+        )
+        result.raw.append(RawPayload(pid, "x-v2", {"data": [{"id": str(i)}]}))
+    result.authors = [Author(f"x:u{k}", "x", f"u{k}", handle=f"user{k}") for k in range(3)]
+    return result
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "w.duckdb"
+
+
+def count(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def test_new_warehouse_is_at_code_version(db: Path) -> None:
+    con = connect(db)
+    assert schema_version(con) == code_version() == len(migrations())
+    con.close()
+    # reopening applies nothing and keeps the version
+    con = connect(db)
+    assert con.execute("SELECT count(*) FROM schema_version").fetchone()[0] == code_version()
+
+
+def test_newer_warehouse_is_refused_and_untouched(db: Path) -> None:
+    con = connect(db)
+    con.execute("INSERT INTO schema_version VALUES (999, 'from_the_future', now()::TIMESTAMP)")
+    store_batch(con, batch(3))
+    con.close()
+    for opener in (connect, connect_readonly):
+        with pytest.raises(WarehouseError, match=r"schema version 999.*upgrade hypewatch"):
+            opener(db)
+    con = duckdb.connect(str(db), read_only=True)
+    assert count(con, "posts") == 3
+
+
+def test_not_a_warehouse_is_a_clear_error(tmp_path: Path) -> None:
+    bogus = tmp_path / "notes.duckdb"
+    bogus.write_text("this is not a database")
+    with pytest.raises(WarehouseError, match=r"notes\.duckdb"):
+        connect(bogus)
+    with pytest.raises(WarehouseError, match="no warehouse"):
+        connect_readonly(tmp_path / "missing.duckdb")
+
+
+def test_import_twice_leaves_posts_unchanged(db: Path) -> None:
+    con = connect(db)
+    first = store_batch(con, batch(50), campaign="c")
+    before = con.execute("SELECT * FROM posts ORDER BY post_id").fetchall()
+    second = store_batch(con, batch(50), campaign="c")
+    assert (first.new, first.updated) == (50, 0)
+    assert (second.new, second.updated) == (0, 0)
+    assert con.execute("SELECT * FROM posts ORDER BY post_id").fetchall() == before
+    assert count(con, "post_metrics") == 50
+    assert count(con, "raw_payloads") == 50
+    assert count(con, "authors") == 3
+
+
+def test_recollected_post_adds_a_snapshot_not_a_post(db: Path) -> None:
+    con = connect(db)
+    store_batch(con, batch(10, likes=1))
+    counts = store_batch(con, batch(10, likes=7))
+    assert (counts.new, counts.updated) == (0, 10)
+    assert count(con, "posts") == 10
+    assert count(con, "post_metrics") == 20
+    assert con.execute("SELECT likes FROM posts_enriched WHERE post_id = 'x:3'").fetchone() == (7,)
+
+
+def test_duplicates_inside_one_batch_are_stored_once(db: Path) -> None:
+    con = connect(db)
+    doubled = batch(5)
+    doubled.extend(batch(5))
+    counts = store_batch(con, doubled)
+    assert counts.new == 5
+    assert count(con, "posts") == 5
+
+
+def test_changed_text_updates_the_row(db: Path) -> None:
+    con = connect(db)
+    store_batch(con, batch(3))
+    fixed = batch(3)
+    fixed.posts[1].text = "re-parsed text"
+    counts = store_batch(con, fixed)
+    assert counts.updated == 1
+    assert con.execute("SELECT text FROM posts WHERE post_id = 'x:1'").fetchone() == (
+        "re-parsed text",
+    )
+
+
+def test_times_are_stored_as_utc(db: Path) -> None:
+    con = connect(db)
+    result = batch(1)
+    result.posts[0].created_at = datetime.fromisoformat("2025-03-26T02:00:00+09:00")
+    store_batch(con, result)
+    assert con.execute("SELECT created_at FROM posts").fetchone()[0] == datetime(2025, 3, 25, 17, 0)
+
+
+def test_failed_batch_rolls_back_and_keeps_stored_data(db: Path) -> None:
+    con = connect(db)
+    store_batch(con, batch(5))
+    broken = batch(5, start=100)
+    broken.posts[2].text = None  # violates NOT NULL: the whole batch must be refused
+    with pytest.raises(duckdb.Error):
+        store_batch(con, broken)
+    assert count(con, "posts") == 5
+    assert count(con, "post_metrics") == 5
+
+
+def test_run_counters_and_cursor_are_stored_with_the_batch(db: Path) -> None:
+    con = connect(db)
+    run = start_run(con, "x", campaign="c", query="ghibli")
+    result = batch(4)
+    result.rejects.append(Reject("x-v2", "x-v2: tweet has no created_at", {"id": "9"}))
+    store_batch(con, result, run_id=run, cursor="since:42", requests=1)
+    finish_run(con, run, "ok")
+    row = con.execute(
+        "SELECT requests, fetched, new, rejected, cursor_after, status FROM collection_runs"
+    ).fetchone()
+    assert row == (1, 5, 4, 1, "since:42", "ok")
+    assert last_cursor(con, "x", "ghibli") == "since:42"
+    assert con.execute("SELECT run_id, reason FROM rejects").fetchone() == (
+        run,
+        "x-v2: tweet has no created_at",
+    )
+    with pytest.raises(ValueError, match="ok, partial or failed"):
+        finish_run(con, run, "done")
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "INSERT INTO posts (post_id) VALUES ('x')",
+        "DELETE FROM posts",
+        "CREATE TABLE t (i INT)",
+        "COPY posts TO 'out.csv'",
+        "SELECT * FROM read_csv('/etc/passwd')",
+        "ATTACH 'other.duckdb' AS other",
+        "INSTALL httpfs",
+        "LOAD httpfs",
+        "SET enable_external_access = true",
+    ],
+)
+def test_readonly_connection_refuses(db: Path, statement: str) -> None:
+    connect(db).close()
+    con = connect_readonly(db)
+    with pytest.raises(duckdb.Error):
+        con.execute(statement)

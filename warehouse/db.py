@@ -1,0 +1,150 @@
+"""Opening the warehouse: one DuckDB file, schema migrations applied on open.
+
+DuckDB lets one process hold a read-write connection, or several processes hold read-only
+ones, never both. Writers call :func:`connect`; readers (``hypewatch sql``, the dashboard)
+call :func:`connect_readonly`, which also disables external access so a query cannot read
+or write files.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+class WarehouseError(Exception):
+    """A problem with the warehouse file that the user must act on (message says what)."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+def migrations() -> list[Migration]:
+    """The forward migrations shipped with this code, in order (``NNNN_name.sql``)."""
+    found = []
+    for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
+        match = re.fullmatch(r"(\d{4})_(\w+)\.sql", path.name)
+        if not match:
+            raise WarehouseError(f"migration file {path.name} is not named NNNN_name.sql")
+        found.append(Migration(int(match[1]), match[2], path.read_text()))
+    versions = [m.version for m in found]
+    if versions != list(range(1, len(found) + 1)):
+        raise WarehouseError(f"migrations must be numbered 1..n without gaps, got {versions}")
+    return found
+
+
+def code_version() -> int:
+    """The schema version this code writes."""
+    return len(migrations())
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    """The schema version of an open warehouse (0 for an empty file)."""
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+    ).fetchone()[0]
+    if not exists:
+        return 0
+    return con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
+
+
+def _check_not_newer(version: int, path: Path | str) -> None:
+    if version > code_version():
+        raise WarehouseError(
+            f"{path} has schema version {version} but this hypewatch only knows up to "
+            f"{code_version()}: upgrade hypewatch (the file was left untouched)"
+        )
+
+
+def migrate(con: duckdb.DuckDBPyConnection, path: Path | str = "warehouse") -> list[int]:
+    """Apply the migrations this warehouse lacks, each in its own transaction."""
+    version = schema_version(con)
+    _check_not_newer(version, path)
+    applied = []
+    for migration in migrations()[version:]:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            if migration.version == 1:
+                con.execute(
+                    "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, "
+                    "name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"
+                )
+            con.execute(migration.sql)
+            con.execute(
+                "INSERT INTO schema_version VALUES (?, ?, now()::TIMESTAMP)",
+                [migration.version, migration.name],
+            )
+            con.execute("COMMIT")
+        except Exception as exc:
+            con.execute("ROLLBACK")
+            raise WarehouseError(
+                f"migration {migration.version:04d}_{migration.name} failed: {exc}"
+            ) from exc
+        applied.append(migration.version)
+    return applied
+
+
+def _configure(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("SET TimeZone = 'UTC'")
+
+
+def connect(path: Path | str) -> duckdb.DuckDBPyConnection:
+    """Open (creating if needed) the warehouse read-write and bring its schema up to date."""
+    path = Path(path)
+    if str(path) != ":memory:":
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        con = duckdb.connect(str(path))
+    except duckdb.IOException as exc:
+        raise WarehouseError(f"cannot open {path} for writing: {exc}") from exc
+    except duckdb.Error as exc:
+        raise WarehouseError(f"{path} is not a DuckDB warehouse: {exc}") from exc
+    _configure(con)
+    try:
+        migrate(con, path)
+    except Exception:
+        con.close()
+        raise
+    return con
+
+
+def connect_readonly(
+    path: Path | str, *, external_access: bool = False
+) -> duckdb.DuckDBPyConnection:
+    """Open an existing warehouse read-only, with file and network access disabled.
+
+    The configuration is locked, so a query cannot turn external access back on.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise WarehouseError(f"no warehouse at {path}: run `hypewatch demo` or `hypewatch import`")
+    config = {"access_mode": "READ_ONLY"}
+    if not external_access:
+        config["enable_external_access"] = "false"
+    try:
+        con = duckdb.connect(str(path), config=config)
+    except duckdb.Error as exc:
+        raise WarehouseError(f"cannot open {path} read-only: {exc}") from exc
+    _configure(con)
+    version = schema_version(con)
+    try:
+        _check_not_newer(version, path)
+        if version < code_version():
+            raise WarehouseError(
+                f"{path} has schema version {version}, this hypewatch needs {code_version()}: "
+                "run any writing command (e.g. `hypewatch status --migrate`) to upgrade it"
+            )
+    except WarehouseError:
+        con.close()
+        raise
+    con.execute("SET lock_configuration = true")
+    return con
