@@ -13,6 +13,7 @@ from hypewatch.campaigns import Campaign
 from ingest.files import iter_payloads
 from ingest.model import ParseResult, Reject
 from ingest.parsers import get_format
+from ingest.parsers.tabular import mapping_problem
 from warehouse.writes import (
     WriteCounts,
     finish_run,
@@ -69,7 +70,7 @@ def import_payloads(
             if isinstance(item, Reject):
                 pending.rejects.append(item)
             else:
-                pending.extend(parse_safely(parse, item, fmt, mapping))
+                pending.extend(parse(item, mapping))  # parsers never raise
             consumed += 1
             if len(pending.posts) >= batch_posts:
                 totals.add(
@@ -99,7 +100,9 @@ def import_file(
     progress: Progress | None = None,
 ) -> tuple[int, WriteCounts]:
     """``hypewatch import``: one file of native payloads into the warehouse."""
-    get_format(fmt)  # unknown format: fail before touching the warehouse
+    get_format(fmt)  # unknown format or bad mapping: fail before touching the warehouse
+    if problem := mapping_problem(mapping):
+        raise ValueError(f"--map: {problem}")
     if campaign is not None:
         store_campaign(con, campaign)
     return import_payloads(

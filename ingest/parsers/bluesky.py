@@ -7,7 +7,8 @@ Accepted payloads:
 - ``{"feed": [feedViewPost, ...]}`` (timelines, author feeds) and one feedViewPost
   ``{"post", "reply": {"parent", "root"}, "reason"}``; a ``reasonRepost`` that has its
   own ``uri`` becomes a repost post (empty text, ``repost_of_id`` = the post);
-- ``{"thread": threadViewPost}`` (getPostThread), walking ``parent`` and ``replies``;
+- ``{"thread": threadViewPost}`` (getPostThread) or a bare threadViewPost, walking its
+  ``parent`` and ``replies``;
 - repo records ``{"uri", "cid", "value": post record}`` and ``{"records": [...]}``
   (getRecord, listRecords): no handle or counts, the author is the DID in the uri.
 
@@ -63,6 +64,8 @@ def parse(payload: Any, mapping: Mapping[str, str] | None = None) -> ParseResult
     elif isinstance(payload.get("records"), list):
         for item in payload["records"]:
             _record(item, out)
+    elif payload.get("$type") == "app.bsky.feed.defs#threadViewPost":
+        _thread(payload, out)
     elif "post" in payload:
         _feed_item(payload, out)
     elif "record" in payload:

@@ -12,7 +12,8 @@ valid empty page; an error-only page (``{"errors": [...]}``), an API problem obj
 errors next to ``data`` (a deleted referenced tweet...) are ignored.
 
 A tweet without ``created_at`` (requested with default fields only) gets its time from
-its snowflake id, which encodes the creation time to the millisecond.
+its snowflake id, which encodes the creation time to the millisecond. A long tweet's
+text is its ``note_tweet`` text; ``lang`` "und" (undetermined) is ``None``.
 """
 
 from __future__ import annotations
@@ -38,7 +39,11 @@ from ingest.parsers._common import (
 FORMAT = "x-v2"
 PLATFORM = "x"
 
-_REFERENCE_FIELDS = {"replied_to": "reply_to_id", "quoted": "quote_of_id", "retweeted": "repost_of_id"}
+_REFERENCE_FIELDS = {
+    "replied_to": "reply_to_id",
+    "quoted": "quote_of_id",
+    "retweeted": "repost_of_id",
+}
 _TWITTER_EPOCH_MS = 1288834974657
 _FIRST_SNOWFLAKE = 29_700_000_000  # ids below this (before Nov 2010) carry no timestamp
 
@@ -62,7 +67,7 @@ def parse(payload: Any, mapping: Mapping[str, str] | None = None) -> ParseResult
 def _parse_page(page: dict, out: Collector) -> None:
     data = page.get("data")
     if data is None and "id" in page:  # a bare tweet
-        _parse_tweets([page], {}, out)
+        _parse_tweets([page], {}, {}, out)
         return
     if data is None:
         if page.get("errors") or "title" in page:
@@ -79,35 +84,39 @@ def _parse_page(page: dict, out: Collector) -> None:
         return
 
     includes = as_dict(page.get("includes"))
-    users: dict[str, dict] = {}
+    usernames: dict[str, str | None] = {}
+    mini_includes: dict[str, dict] = {}  # author id -> "includes" of that author's mini pages
     for user in as_list(includes.get("users")):
         author = _author(user)
         if author is None:
             out.reject("included user has no id", user)
             continue
-        users[author.native_id] = user
+        usernames[author.native_id] = author.handle
+        mini_includes[author.native_id] = {"users": [user]}
         out.author(author)
-    _parse_tweets(data or (), users, out)
-    _parse_tweets(as_list(includes.get("tweets")), users, out)
+    _parse_tweets(data or (), usernames, mini_includes, out)
+    _parse_tweets(as_list(includes.get("tweets")), usernames, mini_includes, out)
 
 
-def _parse_tweets(tweets: Any, users: dict[str, dict], out: Collector) -> None:
+def _parse_tweets(
+    tweets: Any, usernames: dict[str, str | None], mini_includes: dict[str, dict], out: Collector
+) -> None:
     for tweet in tweets:
         try:
-            post = _post(tweet, users)
+            post = _post(tweet, usernames)
         except BadRecord as exc:
             out.reject(str(exc), tweet)
             continue
         if out.has_post(post.post_id):
             continue
-        user = users.get(to_id(tweet.get("author_id")) or "")
         mini_page: dict[str, Any] = {"data": [tweet]}
-        if user is not None:
-            mini_page["includes"] = {"users": [user]}
+        author_includes = mini_includes.get(to_id(tweet.get("author_id")) or "")
+        if author_includes is not None:
+            mini_page["includes"] = author_includes
         out.post(post, mini_page)
 
 
-def _post(tweet: Any, users: dict[str, dict]) -> Post:
+def _post(tweet: Any, usernames: dict[str, str | None]) -> Post:
     if not isinstance(tweet, dict):
         raise BadRecord(f"tweet is {type_name(tweet)}, not an object")
     native_id = to_id(tweet.get("id"))
@@ -124,7 +133,7 @@ def _post(tweet: Any, users: dict[str, dict]) -> Post:
         raise BadRecord(f"tweet {native_id} has no created_at")
 
     author = to_id(tweet.get("author_id"))
-    username = to_str(as_dict(users.get(author)).get("username")) if author else None
+    username = usernames.get(author) if author else None
     lang = to_str(tweet.get("lang"))
     conversation = to_id(tweet.get("conversation_id"))
     metrics = as_dict(tweet.get("public_metrics"))
