@@ -280,8 +280,9 @@ def _print_status(path: Path) -> None:
         else:
             out.print("no posts yet")
         cur = con.execute(
-            "SELECT run_id, source, status, started_at::VARCHAR[:19] AS started, fetched, new, "
-            "updated, rejected, coalesce(error, '') AS error "
+            "SELECT run_id, source, status, "
+            "strftime(started_at, '%Y-%m-%d %H:%M:%S') AS started, "
+            "fetched, new, updated, rejected, coalesce(error, '') AS error "
             "FROM collection_runs ORDER BY run_id DESC LIMIT 10"
         )
         _print_rows([d[0] for d in cur.description], cur.fetchall(), 10, "last runs")
