@@ -27,7 +27,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-out = Console()
+# Piped output (files, tests) is not folded at 80 columns.
+out = Console(width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True)
 
 DEFAULT_CAMPAIGN = "gpt4o-image-launch"
@@ -238,7 +239,7 @@ def _print_rows(
 ) -> None:
     table = Table(title=title, title_justify="left")
     for column in columns:
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="fold", min_width=min(len(column), 12))
     for row in rows[:max_rows]:
         table.add_row(*("" if v is None else str(v) for v in row))
     out.print(table)

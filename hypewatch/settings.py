@@ -45,6 +45,34 @@ class Settings(BaseSettings):
     reddit_client_id: str | None = None
     reddit_client_secret: SecretStr | None = None
     reddit_user_agent: str = "hypewatch/0.1 (trend monitor)"
+    mastodon_token_instance: str = "mastodon.social"
+    """The one instance ``mastodon_access_token`` belongs to; other instances are anonymous."""
+
+    # collector behaviour (see docs/collectors.md)
+    collect_http_timeout_s: float = 30.0
+    """Connect/read timeout of one API request."""
+    collect_retry_attempts: int = 5
+    """Attempts per request on 5xx, timeouts and rate limits before the run ends ``partial``."""
+    collect_backoff_max_s: float = 60.0
+    """Longest exponential-backoff wait (with jitter) between two attempts."""
+    collect_max_wait_s: float = 900.0
+    """Longest wait for a rate-limit reset; a later reset ends the run ``partial``."""
+    collect_max_pages: int = 0
+    """Pages per query and run (0: no limit); the next run continues where it stopped."""
+    x_full_archive: bool = False
+    """Use full-archive search (``/2/tweets/search/all``, Pro tier) instead of recent search."""
+    x_api_url: str = "https://api.twitter.com"
+    bluesky_api_url: str = "https://bsky.social"
+    jetstream_url: str = "wss://jetstream2.us-east.bsky.network/subscribe"
+    jetstream_max_events: int = 500_000
+    """Events read per Jetstream run (all posts, before the keyword filter)."""
+    jetstream_max_seconds: float = 600.0
+    """Wall-clock seconds per Jetstream run."""
+    reddit_url: str = "https://www.reddit.com"
+    reddit_oauth_url: str = "https://oauth.reddit.com"
+    reddit_comments: bool = True
+    """Also fetch the comment tree of each new submission (one request per submission)."""
+    hn_api_url: str = "https://hn.algolia.com/api/v1"
 
 
 @lru_cache(maxsize=1)

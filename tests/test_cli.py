@@ -10,11 +10,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from hypewatch import cli
 from hypewatch.cli import app
 
 runner = CliRunner()
-cli.out.width = 200  # rich tables: no folding of long cells in captured output
 
 
 def run(*args: str) -> tuple[int, str, str]:

@@ -264,9 +264,8 @@ def store_batch(
     a crash the stored cursor always matches the stored posts.
     """
     at = collected_at or utcnow()
-    counts = WriteCounts(
-        fetched=len(result.posts) + len(result.rejects), rejected=len(result.rejects)
-    )
+    distinct_posts = len({p.post_id for p in result.posts})  # X pages repeat quoted tweets
+    counts = WriteCounts(fetched=distinct_posts + len(result.rejects), rejected=len(result.rejects))
     con.execute("BEGIN TRANSACTION")
     try:
         if result.authors:
