@@ -9,14 +9,19 @@ All figures come from one run, side by side (these machines are noisy).
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from hypewatch.pipeline import import_payloads
-from ingest.parsers import get_format
-from ingest.simulator import simulate
-from warehouse.db import connect
+# Run as `python bench/ingest.py`, this file's folder comes first on sys.path and its name
+# would shadow the `ingest` package: drop the folder.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+from hypewatch.pipeline import import_payloads  # noqa: E402
+from ingest.parsers import get_format  # noqa: E402
+from ingest.simulator import simulate  # noqa: E402
+from warehouse.db import connect  # noqa: E402
 
 
 def grouped(payloads: list[tuple[str, object]]) -> dict[str, list[object]]:

@@ -23,7 +23,7 @@ from warehouse.writes import (
     store_truth,
 )
 
-BATCH_POSTS = 20_000
+BATCH_POSTS = 50_000
 """Posts parsed before one batch is written (one transaction)."""
 
 Progress = Callable[[int], None]

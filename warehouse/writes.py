@@ -199,7 +199,7 @@ def _store_posts(con: duckdb.DuckDBPyConnection, table: pa.Table) -> tuple[int, 
     updated_ids = {r[0] for r in con.execute("SELECT post_id FROM _changed").fetchall()}
     existing = {r[0] for r in con.execute("SELECT post_id FROM _existing").fetchall()}
     updated_ids.update(pid for (pid,) in snapshotted if pid in existing)
-    con.execute("DROP TABLE _stage; DROP TABLE _existing; DROP TABLE _changed")
+    con.execute("DROP TABLE _stage; DROP TABLE _changed")  # _existing: see _store_raw
     return new, len(updated_ids)
 
 
@@ -229,18 +229,25 @@ def _store_authors(con: duckdb.DuckDBPyConnection, table: pa.Table) -> None:
 
 
 def _store_raw(con: duckdb.DuckDBPyConnection, table: pa.Table) -> None:
+    """Add payloads not stored yet. Only posts stored before this batch (``_existing``,
+    left by :func:`_store_posts`) can already have a payload, so only they are compared."""
     con.register("_batch_raw", table)
     try:
         con.execute(
             """
             INSERT INTO raw_payloads
-            SELECT DISTINCT ON (post_id, md5(payload))
-                   r.post_id, r.format, r.collected_at, md5(r.payload), r.payload
-            FROM _batch_raw r
-            WHERE NOT EXISTS (
-                SELECT 1 FROM raw_payloads x
-                WHERE x.post_id = r.post_id AND x.payload_md5 = md5(r.payload)
+            WITH batch AS (
+                SELECT DISTINCT ON (post_id, payload_md5) * FROM (
+                    SELECT post_id, format, collected_at, md5(payload) AS payload_md5, payload
+                    FROM _batch_raw
+                )
             )
+            SELECT * FROM batch b
+            WHERE b.post_id NOT IN (SELECT post_id FROM _existing)
+               OR NOT EXISTS (
+                    SELECT 1 FROM raw_payloads x
+                    WHERE x.post_id = b.post_id AND x.payload_md5 = b.payload_md5
+               )
             """
         )
     finally:
@@ -272,8 +279,11 @@ def store_batch(
             _store_authors(con, _authors_table(result.authors, at))
         if result.posts:
             counts.new, counts.updated = _store_posts(con, posts_table(result.posts, campaign, at))
+        else:
+            con.execute("CREATE OR REPLACE TEMP TABLE _existing (post_id VARCHAR)")
         if result.raw:
             _store_raw(con, _raw_table(result.raw, at))
+        con.execute("DROP TABLE _existing")
         if result.rejects:
             con.register("_batch_rejects", _rejects_table(result.rejects, run_id, at))
             con.execute("INSERT INTO rejects SELECT * FROM _batch_rejects")

@@ -58,7 +58,7 @@ CREATE TABLE raw_payloads (
     format        VARCHAR NOT NULL,
     collected_at  TIMESTAMP NOT NULL,
     payload_md5   VARCHAR NOT NULL,
-    payload       JSON NOT NULL
+    payload       VARCHAR NOT NULL
 );
 
 CREATE SEQUENCE collection_run_ids START 1;
