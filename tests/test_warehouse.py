@@ -186,3 +186,16 @@ def test_readonly_connection_refuses(db: Path, statement: str) -> None:
     con = connect_readonly(db)
     with pytest.raises(duckdb.Error):
         con.execute(statement)
+
+
+def test_write_mark_moves_only_when_data_changed(db: Path) -> None:
+    con = connect(db)
+    store_batch(con, batch(5))
+    first = con.execute(
+        "SELECT written_at, rows FROM write_marks WHERE stage = 'ingest'"
+    ).fetchone()
+    assert first[1] == 5
+    store_batch(con, batch(5))  # nothing new: readers' caches stay valid
+    assert con.execute("SELECT written_at, rows FROM write_marks").fetchone() == first
+    store_batch(con, batch(5, likes=9))
+    assert con.execute("SELECT rows FROM write_marks").fetchone() == (5,)

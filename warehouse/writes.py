@@ -284,6 +284,8 @@ def store_batch(
         if result.raw:
             _store_raw(con, _raw_table(result.raw, at))
         con.execute("DROP TABLE _existing")
+        if counts.new or counts.updated:
+            mark_write(con, "ingest", counts.new + counts.updated)
         if result.rejects:
             con.register("_batch_rejects", _rejects_table(result.rejects, run_id, at))
             con.execute("INSERT INTO rejects SELECT * FROM _batch_rejects")
@@ -312,6 +314,15 @@ def store_batch(
         con.execute("ROLLBACK")
         raise
     return counts
+
+
+def mark_write(con: duckdb.DuckDBPyConnection, stage: str, rows: int) -> None:
+    """Record that ``stage`` changed the warehouse (call inside the writing transaction)."""
+    con.execute(
+        "INSERT INTO write_marks VALUES (?, ?, ?) ON CONFLICT (stage) DO UPDATE SET "
+        "written_at = excluded.written_at, rows = excluded.rows",
+        [stage, utcnow(), rows],
+    )
 
 
 def start_run(
@@ -392,6 +403,7 @@ def store_campaign(con: duckdb.DuckDBPyConnection, campaign: Any) -> None:
         con.register("_events", events)
         con.execute("INSERT INTO events SELECT * FROM _events")
         con.unregister("_events")
+        mark_write(con, "campaign", len(campaign.entities) + len(campaign.events))
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
