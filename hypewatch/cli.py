@@ -305,6 +305,12 @@ def _print_status(path: Path) -> None:
         con.close()
 
 
+from hypewatch.cli_collect import collect_command, reparse_command  # noqa: E402
+
+app.command("collect")(collect_command)
+app.command("reparse")(reparse_command)
+
+
 def main() -> None:
     app()
 

@@ -158,7 +158,8 @@ def test_run_counters_and_cursor_are_stored_with_the_batch(db: Path) -> None:
         "SELECT requests, fetched, new, rejected, cursor_after, status FROM collection_runs"
     ).fetchone()
     assert row == (1, 5, 4, 1, "since:42", "ok")
-    assert last_cursor(con, "x", "ghibli") == "since:42"
+    assert last_cursor(con, "x", "ghibli", "c") == "since:42"
+    assert last_cursor(con, "x", "ghibli", "another-campaign") is None
     assert con.execute("SELECT run_id, reason FROM rejects").fetchone() == (
         run,
         "x-v2: tweet has no created_at",

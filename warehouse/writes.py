@@ -353,13 +353,15 @@ def finish_run(
     )
 
 
-def last_cursor(con: duckdb.DuckDBPyConnection, source: str, query: str | None) -> str | None:
-    """Where the last run of ``source`` for ``query`` stopped (its stored cursor)."""
+def last_cursor(
+    con: duckdb.DuckDBPyConnection, source: str, query: str | None, campaign: str | None = None
+) -> str | None:
+    """Where the last run of ``source`` for ``query`` (and ``campaign``) stopped."""
     row = con.execute(
         "SELECT cursor_after FROM collection_runs "
-        "WHERE source = ? AND query IS NOT DISTINCT FROM ? AND cursor_after IS NOT NULL "
-        "ORDER BY run_id DESC LIMIT 1",
-        [source, query],
+        "WHERE source = ? AND query IS NOT DISTINCT FROM ? AND campaign IS NOT DISTINCT FROM ? "
+        "AND cursor_after IS NOT NULL ORDER BY run_id DESC LIMIT 1",
+        [source, query, campaign],
     ).fetchone()
     return row[0] if row else None
 

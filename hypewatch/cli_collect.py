@@ -1,0 +1,154 @@
+"""``hypewatch collect`` and ``hypewatch reparse``.
+
+Registered in :mod:`hypewatch.cli` with ``app.command("collect")(collect_command)`` and
+``app.command("reparse")(reparse_command)``. This module does not import
+:mod:`hypewatch.cli` at import time (cli imports this module), only inside the commands.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+SOURCES_HELP = "x|bluesky|mastodon|reddit|hn; repeat for several [default: all]"
+DbOption = Annotated[
+    Path | None,
+    typer.Option("--db", help="Warehouse file [default: $HYPEWATCH_DB or data/hypewatch.duckdb]"),
+]
+
+
+def _friendly(func: F) -> F:
+    """``hypewatch.cli.friendly_errors``, looked up when the command runs."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from hypewatch.cli import friendly_errors
+
+        return friendly_errors(func)(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def parse_when(value: str | None, option: str) -> datetime | None:
+    """``2025-03-25`` or an ISO date-time (UTC unless it says otherwise)."""
+    if value is None:
+        return None
+    try:
+        when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(
+            f"{option} {value!r} is not a date (2025-03-25) or date-time (2025-03-25T17:00)"
+        ) from None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+@_friendly
+def collect_command(
+    campaign: Annotated[str, typer.Option("--campaign", help="Campaign name or .toml path")],
+    source: Annotated[list[str] | None, typer.Option("--source", "-s", help=SOURCES_HELP)] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(help="Window start, UTC date or date-time [default: campaign start]"),
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Window end, UTC date or date-time [default: campaign end]")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the requests and cursors; fetch nothing")
+    ] = False,
+    db: DbOption = None,
+) -> None:
+    """Collect a campaign's posts from the live APIs; resumes where the last run stopped."""
+    from hypewatch.cli import db_path, load_campaign_named, out
+    from hypewatch.collect import collect
+    from ingest.collectors import get_collector
+    from warehouse.db import connect, connect_readonly
+
+    for name in source or ():
+        get_collector(name)
+    camp = load_campaign_named(campaign)
+    start, end = parse_when(since, "--since"), parse_when(until, "--until")
+    path = db_path(db)
+    # A dry run writes nothing: it reads the stored cursors when the warehouse exists.
+    con = (connect_readonly(path) if path.exists() else None) if dry_run else connect(path)
+    try:
+        reports = collect(con, camp, source, start, end, dry_run=dry_run)
+    finally:
+        if con is not None:
+            con.close()
+    _print_reports(out, reports, dry_run)
+    asked = set(source or ())
+    bad = [
+        r
+        for r in reports
+        if r.status in ("failed", "partial") or (r.status == "skipped" and r.source in asked)
+    ]
+    if bad:
+        raise typer.Exit(1)
+
+
+def _print_reports(out: Any, reports: list, dry_run: bool) -> None:
+    from rich.table import Table
+
+    if dry_run:
+        for r in reports:
+            out.print(f"[bold]{r.source}[/] ({r.status}{': ' + r.error if r.error else ''})")
+            for line in r.plan:
+                out.print(f"  {line}", highlight=False, markup=False)
+            for note in r.notes:
+                out.print(f"  note: {note}", highlight=False, markup=False)
+        return
+    table = Table(title="collect", title_justify="left")
+    columns = ("source", "status", "requests", "fetched", "new", "updated", "rejected", "resume at")
+    for column in columns:
+        table.add_column(
+            column, justify="left" if column in ("source", "status", "resume at") else "right"
+        )
+    for r in reports:
+        table.add_row(
+            r.source,
+            r.status,
+            f"{r.requests:,}",
+            f"{r.fetched:,}",
+            f"{r.new:,}",
+            f"{r.updated:,}",
+            f"{r.rejected:,}",
+            r.resume_at or "",
+        )
+    out.print(table)
+    for r in reports:
+        if r.error:
+            out.print(f"{r.source}: {r.error}", highlight=False, markup=False)
+        for note in r.notes:
+            out.print(f"{r.source}: note: {note}", highlight=False, markup=False)
+
+
+@_friendly
+def reparse_command(
+    format: Annotated[
+        list[str] | None,
+        typer.Option("--format", "-f", help="Payload format(s) to re-parse [default: all]"),
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Re-parse each post's latest raw payload with the current parsers (fixes in place)."""
+    from hypewatch.cli import db_path, out
+    from hypewatch.reparse import reparse
+    from warehouse.db import connect
+
+    con = connect(db_path(db))
+    try:
+        counts = reparse(con, format or None)
+    finally:
+        con.close()
+    out.print(
+        f"reparsed: fetched {counts.fetched:,}, new {counts.new:,}, "
+        f"updated {counts.updated:,}, rejected {counts.rejected:,}"
+    )
