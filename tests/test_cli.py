@@ -137,7 +137,15 @@ def test_errors_are_one_clear_line(tmp_path: Path, args: list[str], message: str
         (tmp_path / "x.csv").write_text("id,text\n")
         args = [str(tmp_path / a) if a in ("x.jsonl", "x.csv") else a for a in args]
     if args[0] == "sql" and "--db" not in args:
-        run("demo", "--size", "200", "--no-serve", "--db", str(tmp_path / "d.duckdb"))
+        run(
+            "demo",
+            "--size",
+            "200",
+            "--no-serve",
+            "--no-analyze",
+            "--db",
+            str(tmp_path / "d.duckdb"),
+        )
         args = [*args, "--db", str(tmp_path / "d.duckdb")]
     code, _, stderr = run(*args)
     assert code != 0
@@ -149,7 +157,7 @@ def test_console_script_runs(tmp_path: Path) -> None:
     db = tmp_path / "w.duckdb"
     exe = Path(sys.executable).with_name("hypewatch")
     done = subprocess.run(
-        [str(exe), "demo", "--size", "300", "--no-serve", "--db", str(db)],
+        [str(exe), "demo", "--size", "300", "--no-serve", "--no-analyze", "--db", str(db)],
         capture_output=True,
         text=True,
         timeout=120,

@@ -412,6 +412,117 @@ def store_campaign(con: duckdb.DuckDBPyConnection, campaign: Any) -> None:
         raise
 
 
+def embeddings_table(post_ids: Sequence[str], model_id: str, matrix: Any, at: datetime) -> pa.Table:
+    """Arrow table for ``embeddings``: one FLOAT[d] row per post."""
+    import numpy as np
+
+    values = np.ascontiguousarray(matrix, dtype=np.float32)
+    n, dim = values.shape
+    return pa.table(
+        {
+            "post_id": pa.array(post_ids, type=pa.string()),
+            "model_id": pa.array([model_id] * n, type=pa.string()),
+            "embedding": pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1)), dim),
+            "created_at": pa.array([at] * n, type=_TS),
+        }
+    )
+
+
+def labels_table(
+    post_ids: Sequence[str],
+    task: str,
+    model_id: str,
+    labels: Sequence[str],
+    probs: Any,
+    label_names: Sequence[str],
+    at: datetime,
+) -> pa.Table:
+    """Arrow table for ``labels``: the predicted label, its probability and every label's."""
+    import numpy as np
+
+    probs = np.asarray(probs, dtype=np.float64)
+    n, k = probs.shape
+    offsets = pa.array(np.arange(0, (n + 1) * k, k, dtype=np.int32))
+    prob_map = pa.MapArray.from_arrays(
+        offsets, pa.array(list(label_names) * n, type=pa.string()), pa.array(probs.reshape(-1))
+    )
+    return pa.table(
+        {
+            "post_id": pa.array(post_ids, type=pa.string()),
+            "task": pa.array([task] * n, type=pa.string()),
+            "label": pa.array(labels, type=pa.string()),
+            "score": pa.array(probs.max(axis=1) if n else [], type=pa.float64()),
+            "probs": prob_map,
+            "model_id": pa.array([model_id] * n, type=pa.string()),
+            "created_at": pa.array([at] * n, type=_TS),
+        }
+    )
+
+
+def store_analysis(
+    con: duckdb.DuckDBPyConnection,
+    embeddings: pa.Table | None,
+    labels: Sequence[pa.Table],
+) -> tuple[int, int]:
+    """Store embeddings and labels of one chunk in one transaction (existing rows kept)."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        n_emb = 0
+        if embeddings is not None and embeddings.num_rows:
+            con.register("_emb", embeddings)
+            n_emb = con.execute(
+                "INSERT INTO embeddings SELECT * FROM _emb ON CONFLICT DO NOTHING"
+            ).fetchone()[0]
+            con.unregister("_emb")
+        n_lab = 0
+        for table in labels:
+            con.register("_lab", table)
+            n_lab += con.execute(
+                "INSERT INTO labels SELECT * FROM _lab ON CONFLICT DO NOTHING"
+            ).fetchone()[0]
+            con.unregister("_lab")
+        if n_emb or n_lab:
+            mark_write(con, "analyze", n_emb + n_lab)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return n_emb, n_lab
+
+
+def start_analysis_run(
+    con: duckdb.DuckDBPyConnection,
+    stage: str,
+    *,
+    campaign: str | None,
+    models: Sequence[str],
+    device: str | None = None,
+    backend: str | None = None,
+) -> int:
+    """Record the start of an analysis stage run; returns its ``run_id``."""
+    return con.execute(
+        "INSERT INTO analysis_runs (stage, campaign, models, device, backend, started_at, status) "
+        "VALUES (?, ?, ?, ?, ?, ?, 'running') RETURNING run_id",
+        [stage, campaign, list(models), device, backend, utcnow()],
+    ).fetchone()[0]
+
+
+def finish_analysis_run(
+    con: duckdb.DuckDBPyConnection,
+    run_id: int,
+    *,
+    posts: int,
+    seconds: float,
+    status: str = "ok",
+    error: str | None = None,
+) -> None:
+    con.execute(
+        "UPDATE analysis_runs SET posts = ?, seconds = ?, status = ?, error = ?, ended_at = ? "
+        "WHERE run_id = ?",
+        [posts, seconds, status, error, utcnow(), run_id],
+    )
+
+
 def store_truth(con: duckdb.DuckDBPyConnection, truth: Iterable[dict]) -> int:
     """Store a simulator's ground truth in ``simulated_truth`` (idempotent)."""
     rows = list(truth)

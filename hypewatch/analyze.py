@@ -1,0 +1,240 @@
+"""The analyze stage: one encoder pass per post, every task model on it, results stored.
+
+A post is selected when it lacks an embedding from the current encoder or a label from
+a current task model, so a second run does nothing unless a model changed. Posts without
+text (bare reposts) are skipped. Each chunk of posts is stored in one transaction.
+
+When only a head changed and it reads nothing but the stored sentence embedding (plus
+text features), the stored embeddings are reused: no encoder pass at all.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from analysis.encoder import EncodedBatch, Encoder
+from analysis.tasks import TASKS, load_classifier
+from hypewatch.settings import Settings
+from warehouse.writes import (
+    embeddings_table,
+    finish_analysis_run,
+    labels_table,
+    start_analysis_run,
+    store_analysis,
+    utcnow,
+)
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class AnalyzeReport:
+    posts: int = 0
+    encoded: int = 0
+    embeddings_stored: int = 0
+    labels_stored: int = 0
+    seconds: float = 0.0
+    device: str = ""
+    backend: str = ""
+    encoder_id: str = ""
+    model_ids: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def posts_per_s(self) -> float:
+        return self.posts / self.seconds if self.seconds else 0.0
+
+
+@dataclass
+class _Pending:
+    post_ids: list[str]
+    texts: list[str]
+    has_embedding: np.ndarray  # bool per post
+    has_label: dict[str, np.ndarray]  # task -> bool per post
+
+
+def pending_posts(
+    con: duckdb.DuckDBPyConnection, encoder_id: str, models: dict[str, str], campaign: str | None
+) -> _Pending:
+    """Posts with text that miss the current embedding or any current label."""
+    joins, flags = [], []
+    for i, task in enumerate(models):
+        joins.append(
+            f"LEFT JOIN (SELECT post_id FROM labels WHERE task = '{task}' AND model_id = ${i + 3})"
+            f" l{i} USING (post_id)"
+        )
+        flags.append(f"l{i}.post_id IS NOT NULL AS has_{i}")
+    table = con.execute(
+        f"""
+        SELECT * FROM (
+            SELECT p.post_id, p.text, e.post_id IS NOT NULL AS has_embedding
+                   {"".join(", " + f for f in flags)}
+            FROM posts p
+            LEFT JOIN (SELECT post_id FROM embeddings WHERE model_id = $1) e USING (post_id)
+            {" ".join(joins)}
+            WHERE ($2::VARCHAR IS NULL OR p.campaign = $2) AND length(trim(p.text)) > 0
+        )
+        WHERE NOT (has_embedding {"".join(f" AND has_{i}" for i in range(len(models)))})
+        ORDER BY post_id
+        """,
+        [encoder_id, campaign, *models.values()],
+    ).fetch_arrow_table()
+    return _Pending(
+        post_ids=table["post_id"].to_pylist(),
+        texts=table["text"].to_pylist(),
+        has_embedding=table["has_embedding"].to_numpy(zero_copy_only=False),
+        has_label={
+            task: table[f"has_{i}"].to_numpy(zero_copy_only=False) for i, task in enumerate(models)
+        },
+    )
+
+
+def stored_embeddings(
+    con: duckdb.DuckDBPyConnection, post_ids: Sequence[str], encoder_id: str
+) -> np.ndarray:
+    """The stored embeddings of ``post_ids`` (in that order) for one encoder."""
+    con.register("_want", pa.table({"post_id": list(post_ids), "i": range(len(post_ids))}))
+    try:
+        table = con.execute(
+            "SELECT e.embedding FROM _want w JOIN embeddings e "
+            "ON e.post_id = w.post_id AND e.model_id = ? ORDER BY w.i",
+            [encoder_id],
+        ).fetch_arrow_table()
+    finally:
+        con.unregister("_want")
+    column = table["embedding"].combine_chunks()
+    return column.flatten().to_numpy().reshape(len(column), -1)
+
+
+def analyze(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    *,
+    campaign: str | None = None,
+    device: str | None = None,
+    batch_size: int | None = None,
+    progress: Progress | None = None,
+) -> AnalyzeReport:
+    """Embed and label every post that needs it; returns what ran and how fast."""
+    started = time.perf_counter()
+    encoder = Encoder(
+        model=None if settings.encoder_model == "default" else settings.encoder_model,
+        backend=settings.encoder_backend,
+        device=device or settings.device,
+        cache_dir=settings.cache_dir,
+        allow_download=settings.allow_model_download,
+    )
+    classifiers = {
+        task: load_classifier(
+            task,
+            getattr(settings, f"{task}_model"),
+            device=encoder.device,
+            allow_download=settings.allow_model_download,
+        )
+        for task in TASKS
+    }
+    report = AnalyzeReport(
+        device=encoder.device,
+        backend=encoder.variant,
+        encoder_id=encoder.model_id,
+        model_ids={task: c.model_id for task, c in classifiers.items()},
+    )
+    run_id = start_analysis_run(
+        con,
+        "analyze",
+        campaign=campaign,
+        models=[encoder.model_id, *report.model_ids.values()],
+        device=encoder.device,
+        backend=encoder.variant,
+    )
+    try:
+        _run(con, encoder, classifiers, report, settings, campaign, batch_size, progress)
+    except BaseException as exc:
+        report.seconds = time.perf_counter() - started
+        finish_analysis_run(
+            con, run_id, posts=report.posts, seconds=report.seconds, status="failed",
+            error=f"{type(exc).__name__}: {exc}",
+        )  # fmt: skip
+        raise
+    report.seconds = time.perf_counter() - started
+    finish_analysis_run(con, run_id, posts=report.posts, seconds=report.seconds)
+    return report
+
+
+def _run(
+    con: duckdb.DuckDBPyConnection,
+    encoder: Encoder,
+    classifiers: dict,
+    report: AnalyzeReport,
+    settings: Settings,
+    campaign: str | None,
+    batch_size: int | None,
+    progress: Progress | None,
+) -> None:
+    todo = pending_posts(con, encoder.model_id, report.model_ids, campaign)
+    needs_views = any(getattr(c, "needs_encoder_views", False) for c in classifiers.values())
+    batch = batch_size or settings.batch_size or None
+    chunk = max(1, settings.analyze_chunk)
+    for start in range(0, len(todo.post_ids), chunk):
+        ids = todo.post_ids[start : start + chunk]
+        texts = todo.texts[start : start + chunk]
+        has_embedding = todo.has_embedding[start : start + chunk]
+        if needs_views or not has_embedding.all():
+            encoded = encoder.encode(texts, batch)
+            report.encoded += len(ids)
+        else:  # only a head changed: reuse the stored embeddings
+            encoded = EncodedBatch(stored_embeddings(con, ids, encoder.model_id))
+        new = ~has_embedding
+        at = utcnow()
+        emb = embeddings_table(
+            [i for i, keep in zip(ids, new, strict=True) if keep],
+            encoder.model_id,
+            encoded.embeddings[new],
+            at,
+        )
+        label_tables = []
+        for task, classifier in classifiers.items():
+            rows = np.flatnonzero(~todo.has_label[task][start : start + chunk])
+            if not len(rows):
+                continue
+            sub = _subset(encoded, rows)
+            labels, probs = classifier.classify(sub, [texts[r] for r in rows])
+            label_tables.append(
+                labels_table(
+                    [ids[r] for r in rows],
+                    task,
+                    classifier.model_id,
+                    labels,
+                    probs,
+                    classifier.labels,
+                    at,
+                )
+            )
+        n_emb, n_lab = store_analysis(con, emb, label_tables)
+        report.embeddings_stored += n_emb
+        report.labels_stored += n_lab
+        report.posts += len(ids)
+        if progress:
+            progress(len(ids))
+
+
+def _subset(encoded: EncodedBatch, rows: np.ndarray) -> EncodedBatch:
+    """The encoder outputs of some rows of a batch."""
+    if len(rows) == len(encoded):
+        return encoded
+
+    def pick(a: np.ndarray | None) -> np.ndarray | None:
+        return None if a is None else a[rows]
+
+    return EncodedBatch(
+        embeddings=encoded.embeddings[rows],
+        layer_means=pick(encoded.layer_means),
+        max_pool=pick(encoded.max_pool),
+        cls=pick(encoded.cls),
+        model_id=encoded.model_id,
+    )
