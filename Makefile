@@ -6,7 +6,9 @@ STAMP := $(VENV)/.installed
 TORCH ?= torch==2.13.0
 EXTRAS ?= ml,collect,dashboard,dev
 
-.PHONY: demo test lint format bench clean
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: demo test lint format bench clean browser
 
 # torch first (a CPU wheel where one is provided locally, CUDA from PyPI elsewhere),
 # then the project with its extras, so no extra pulls an unpinned torch.
@@ -19,7 +21,14 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/hypewatch demo
 
-test: $(STAMP)
+# Debian's chromium for the dashboard's browser test (playwright drives it; it never
+# downloads a browser). Without apt-get or root the browser test skips, saying why.
+browser:
+	@test -x $(CHROMIUM) || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+		&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk fonts-noto-color-emoji >/dev/null; } \
+		|| echo "chromium not installed: the browser test will skip"
+
+test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
@@ -34,6 +43,7 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/dashboard.py
 
 clean:
 	rm -rf $(VENV) build data .pytest_cache .ruff_cache

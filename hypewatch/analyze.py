@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -122,13 +123,7 @@ def analyze(
 ) -> AnalyzeReport:
     """Embed and label every post that needs it; returns what ran and how fast."""
     started = time.perf_counter()
-    encoder = Encoder(
-        model=None if settings.encoder_model == "default" else settings.encoder_model,
-        backend=settings.encoder_backend,
-        device=device or settings.device,
-        cache_dir=settings.cache_dir,
-        allow_download=settings.allow_model_download,
-    )
+    encoder = make_encoder(settings, device)
     classifiers = {
         task: load_classifier(
             task,
@@ -238,3 +233,58 @@ def _subset(encoded: EncodedBatch, rows: np.ndarray) -> EncodedBatch:
         cls=pick(encoded.cls),
         model_id=encoded.model_id,
     )
+
+
+def make_encoder(settings: Settings, device: str | None = None) -> Encoder:
+    """The encoder the settings name (the one ``analyze`` uses)."""
+    return Encoder(
+        model=None if settings.encoder_model == "default" else settings.encoder_model,
+        backend=settings.encoder_backend,
+        device=device or settings.device,
+        cache_dir=settings.cache_dir,
+        allow_download=settings.allow_model_download,
+    )
+
+
+def evaluate_task(
+    task: str,
+    data_path: Path,
+    settings: Settings,
+    *,
+    model: str | None = None,
+    baseline: str | None = None,
+) -> dict:
+    """Metrics of a task's model (the one in settings, or ``model``) on a labelled file,
+    plus a rule baseline's on the same file when asked (``vader`` or ``keywords``)."""
+    from analysis.evaluation import evaluate_baseline, evaluate_predictor, texts_labels
+
+    if not data_path.is_file():
+        raise ValueError(f"{data_path} does not exist")
+    if baseline not in (None, "vader", "keywords"):
+        raise ValueError(f"--baseline must be vader or keywords, not {baseline!r}")
+    classifier = load_classifier(
+        task,
+        model or getattr(settings, f"{task}_model"),
+        device=settings.device,
+        allow_download=settings.allow_model_download,
+    )
+    _, gold = texts_labels(data_path)
+    unknown = sorted(set(gold) - set(TASKS[task].labels))
+    if unknown:
+        raise ValueError(
+            f"{data_path}: labels {unknown} are not {task} labels {TASKS[task].labels}"
+        )
+    encoder = make_encoder(settings) if classifier.uses_encoder else None
+    model_id = classifier.model_id
+    if encoder is not None:
+        encoder._load()  # model loading and ONNX export stay out of the timing
+        model_id = f"{encoder.model_id}+{classifier.model_id}"
+
+    def predict(texts: Sequence[str]) -> list[str]:
+        encoded = encoder.encode(texts, settings.batch_size or None) if encoder else None
+        return classifier.classify(encoded, texts)[0]
+
+    result = evaluate_predictor(predict, data_path, model_id, list(TASKS[task].labels))
+    if baseline:
+        result["baseline"] = evaluate_baseline(baseline, data_path)
+    return result

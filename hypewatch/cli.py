@@ -19,7 +19,7 @@ from rich.table import Table
 from hypewatch.campaigns import Campaign, CampaignError, find_campaign
 from hypewatch.settings import get_settings
 from ingest.files import InputFileError
-from warehouse.db import WarehouseError, connect, connect_readonly
+from warehouse.db import WarehouseError, connect_readonly
 
 app = typer.Typer(
     help="hypewatch: collect, store, classify and show how a launch lands online.",
@@ -62,6 +62,23 @@ CampaignOption = Annotated[
 
 def db_path(db: Path | None) -> Path:
     return db or get_settings().db
+
+
+def open_writer(path: Path) -> duckdb.DuckDBPyConnection:
+    """A read-write connection that lets the dashboard's readers step aside first."""
+    from warehouse.read import connect_writer
+
+    return connect_writer(path)
+
+
+def close_writer(con: duckdb.DuckDBPyConnection, *, full_refresh: bool = False) -> None:
+    """Refresh the dashboard's aggregates with what this command wrote, then close."""
+    from warehouse.aggregates import refresh_aggregates
+
+    try:
+        refresh_aggregates(con, full=full_refresh)
+    finally:
+        con.close()
 
 
 def load_campaign_named(name: str) -> Campaign:
@@ -110,7 +127,7 @@ def import_(
     get_format(format)
     mapping = _parse_mapping(map_ or [])
     camp = load_campaign_named(campaign) if campaign else None
-    con = connect(db_path(db))
+    con = open_writer(db_path(db))
     try:
         with _progress() as progress:
             task = progress.add_task(f"importing {file.name}", total=None)
@@ -123,7 +140,7 @@ def import_(
                 progress=lambda n: progress.advance(task, n),
             )
     finally:
-        con.close()
+        close_writer(con)
     _print_counts(f"import run {run_id}", {f"{format} {file.name}": counts})
 
 
@@ -160,7 +177,7 @@ def demo(
     if fresh and path.exists():
         _remove_warehouse(path)
     camp = load_campaign_named(DEFAULT_CAMPAIGN)
-    con = connect(path)
+    con = open_writer(path)
     try:
         with _progress() as progress:
             task = progress.add_task("simulating + importing", total=None)
@@ -169,7 +186,7 @@ def demo(
             )
         analyzed = run_analyze(con, None, None, None) if analyze_posts else None
     finally:
-        con.close()
+        close_writer(con)
     out.print(
         f"[bold]SIMULATED data[/]: {size:,} posts of a synthetic launch week "
         f"(seed {seed}) in {path}"
@@ -216,11 +233,11 @@ def analyze(
     db: DbOption = None,
 ) -> None:
     """Embed and label every post not done yet (sentiment, copyright concern)."""
-    con = connect(db_path(db))
+    con = open_writer(db_path(db))
     try:
         report = run_analyze(con, campaign, device, batch_size)
     finally:
-        con.close()
+        close_writer(con)
     print_analyze(report)
 
 
@@ -254,6 +271,67 @@ def print_analyze(report: Any) -> None:
     out.print(f"  encoder: {report.encoder_id}")
     for task, model_id in report.model_ids.items():
         out.print(f"  {task}: {model_id}")
+
+
+TaskArgument = Annotated[str, typer.Argument(help="sentiment or copyright")]
+
+
+@app.command()
+@friendly_errors
+def train(
+    task: TaskArgument,
+    data: Annotated[Path, typer.Option("--data", help="JSON Lines of {text, label}")],
+    dev: Annotated[Path | None, typer.Option("--dev", help="Labelled set to report")] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Head folder [default: analysis/models/TASK]")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed")] = 0,
+) -> None:
+    """Train a task head on the shared encoder (reproduces the shipped heads, seeded)."""
+    from analysis.tasks import MODELS_DIR, get_task
+    from analysis.training import train_head
+    from hypewatch.analyze import make_encoder
+
+    get_task(task)
+    for path in (data, dev):
+        if path is not None and not path.is_file():
+            raise ValueError(f"{path} does not exist")
+    settings = get_settings()
+    result = train_head(
+        task,
+        data,
+        dev,
+        out_dir=out_dir or MODELS_DIR / task,
+        encoder=make_encoder(settings),
+        seed=seed,
+        cache_dir=settings.cache_dir / "features",
+    )
+    out.print(f"{task} head written to {result.out_dir} ({result.head.model_id})")
+    if result.dev_metrics:
+        sys.stdout.write(
+            orjson.dumps(result.dev_metrics, option=orjson.OPT_INDENT_2).decode() + "\n"
+        )
+
+
+@app.command("eval")
+@friendly_errors
+def eval_(
+    task: TaskArgument,
+    file: Annotated[Path, typer.Argument(help="JSON Lines of {text, label}")],
+    baseline: Annotated[
+        str | None, typer.Option("--baseline", help="Also score vader or keywords")
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", help="builtin, a head folder, hf:NAME, zeroshot:NAME")
+    ] = None,
+) -> None:
+    """Score a task's model on a labelled file; prints one JSON object."""
+    from analysis.tasks import get_task
+    from hypewatch.analyze import evaluate_task
+
+    get_task(task)
+    result = evaluate_task(task, file, get_settings(), model=model, baseline=baseline)
+    sys.stdout.write(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
 @app.command()
@@ -311,7 +389,7 @@ def status(
     """What the warehouse holds: posts by platform and day, last runs, rejects."""
     path = db_path(db)
     if migrate:
-        connect(path).close()
+        close_writer(open_writer(path))
     _print_status(path)
 
 
@@ -361,9 +439,11 @@ def _print_status(path: Path) -> None:
 
 
 from hypewatch.cli_collect import collect_command, reparse_command  # noqa: E402
+from hypewatch.cli_dashboard import dashboard_command  # noqa: E402
 
 app.command("collect")(collect_command)
 app.command("reparse")(reparse_command)
+app.command("dashboard")(dashboard_command)
 
 
 def main() -> None:

@@ -66,10 +66,10 @@ def collect_command(
     db: DbOption = None,
 ) -> None:
     """Collect a campaign's posts from the live APIs; resumes where the last run stopped."""
-    from hypewatch.cli import db_path, load_campaign_named, out
+    from hypewatch.cli import close_writer, db_path, load_campaign_named, open_writer, out
     from hypewatch.collect import collect
     from ingest.collectors import get_collector
-    from warehouse.db import connect, connect_readonly
+    from warehouse.db import connect_readonly
 
     for name in source or ():
         get_collector(name)
@@ -77,11 +77,13 @@ def collect_command(
     start, end = parse_when(since, "--since"), parse_when(until, "--until")
     path = db_path(db)
     # A dry run writes nothing: it reads the stored cursors when the warehouse exists.
-    con = (connect_readonly(path) if path.exists() else None) if dry_run else connect(path)
+    con = (connect_readonly(path) if path.exists() else None) if dry_run else open_writer(path)
     try:
         reports = collect(con, camp, source, start, end, dry_run=dry_run)
     finally:
-        if con is not None:
+        if con is not None and not dry_run:
+            close_writer(con)
+        elif con is not None:
             con.close()
     _print_reports(out, reports, dry_run)
     asked = set(source or ())
@@ -139,15 +141,14 @@ def reparse_command(
     db: DbOption = None,
 ) -> None:
     """Re-parse each post's latest raw payload with the current parsers (fixes in place)."""
-    from hypewatch.cli import db_path, out
+    from hypewatch.cli import close_writer, db_path, open_writer, out
     from hypewatch.reparse import reparse
-    from warehouse.db import connect
 
-    con = connect(db_path(db))
+    con = open_writer(db_path(db))
     try:
         counts = reparse(con, format or None)
     finally:
-        con.close()
+        close_writer(con, full_refresh=True)
     out.print(
         f"reparsed: fetched {counts.fetched:,}, new {counts.new:,}, "
         f"updated {counts.updated:,}, rejected {counts.rejected:,}"

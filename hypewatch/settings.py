@@ -51,6 +51,13 @@ class Settings(BaseSettings):
     dashboard_host: str = "127.0.0.1"
     dashboard_port: int = 8501
     dashboard_password: SecretStr | None = None
+    """Required (or OIDC below) when the dashboard binds to a non-loopback host."""
+    dashboard_oidc_server_metadata_url: str | None = None
+    dashboard_oidc_client_id: str | None = None
+    dashboard_oidc_client_secret: SecretStr | None = None
+    dashboard_oidc_redirect_uri: str | None = None
+    """Must end in ``/oauth2callback``."""
+    dashboard_oidc_cookie_secret: SecretStr | None = None
 
     # collector credentials (see docs/collectors.md)
     x_bearer_token: SecretStr | None = None

@@ -1,0 +1,418 @@
+"""The read side: short-lived, read-only, sandboxed connections that never starve writers.
+
+DuckDB lets one process hold a warehouse read-write, or several hold it read-only, never
+both: while a writer has the file open, opening it read-only fails with a lock error, and
+while any reader has it open, a writer cannot open it. So:
+
+- readers (:func:`reading`) take a connection for one query function and give it back;
+  while a writer holds the file they retry with capped exponential backoff and jitter, for
+  at most :data:`LOCK_WAIT_S` seconds, then raise :class:`WarehouseBusy` (a clear message,
+  never DuckDB's lock error);
+- writers (:func:`connect_writer`) open per batch, write one short transaction and close;
+  they announce themselves first (a ``<db>.write-intent`` file), so readers in every process
+  hold back new reads and release the file, and the writer gets in within one query's time.
+
+Within one process (the dashboard serves many sessions from threads), readers share one
+DuckDB instance: the first opener configures it (UTC, external access disabled,
+configuration locked); it stays open :data:`LINGER_S` seconds after the last reader left, so
+a page's queries find the cache warm, and closes at once when a writer announces itself.
+See docs/dashboard.md.
+
+:func:`run_user_sql` is the SQL page's sandbox: one ``SELECT``/``EXPLAIN`` statement, a row
+limit and a time limit (the query is interrupted from a timer thread).
+"""
+
+from __future__ import annotations
+
+import atexit
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TypeVar
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from warehouse.db import WarehouseError, _check_not_newer, code_version, schema_version
+
+T = TypeVar("T")
+
+LOCK_WAIT_S = 15.0
+"""Longest time a reader waits for writers before giving up with :class:`WarehouseBusy`."""
+_FIRST_DELAY_S = 0.005
+_MAX_DELAY_S = 0.25
+INTENT_TTL_S = 2.0
+"""A writer's announcement (``<db>.write-intent`` touched) counts for this long."""
+
+_CONFIG = {"access_mode": "READ_ONLY", "enable_external_access": "false"}
+
+
+class WarehouseBusy(WarehouseError):
+    """A writer kept the warehouse locked for longer than the reader was willing to wait."""
+
+
+def is_lock_error(exc: BaseException | None) -> bool:
+    """True for DuckDB's "the file is held the other way" errors (another process's lock, or
+    this process's own connection with another configuration) and write-write conflicts,
+    also when wrapped (``warehouse.db.connect`` raises them as ``WarehouseError``)."""
+    while exc is not None:
+        text = str(exc)
+        if isinstance(exc, duckdb.IOException) and (
+            "Could not set lock" in text or "Conflicting lock" in text
+        ):
+            return True
+        if isinstance(exc, duckdb.TransactionException) and "Conflict" in text:
+            return True
+        if isinstance(exc, duckdb.ConnectionException) and "different configuration" in text:
+            return True  # this process itself holds the file the other way round
+        exc = exc.__cause__
+    return False
+
+
+def retry_on_lock(
+    action: Callable[[], T],
+    *,
+    timeout_s: float = LOCK_WAIT_S,
+    max_delay_s: float = _MAX_DELAY_S,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> T:
+    """Run ``action``, retrying with capped exponential backoff + jitter on lock errors.
+
+    Gives up after ``timeout_s`` seconds with :class:`WarehouseBusy`. Other errors propagate
+    at once. Writers use it too: ``retry_on_lock(lambda: connect(path))`` opens the
+    warehouse while a reader holds it briefly.
+    """
+    deadline = clock() + timeout_s
+    delay = _FIRST_DELAY_S
+    while True:
+        try:
+            return action()
+        except Exception as exc:
+            if not is_lock_error(exc):
+                raise
+            if clock() >= deadline:
+                raise WarehouseBusy(
+                    f"the warehouse stayed locked by another process for more than "
+                    f"{timeout_s:g} s: a writer keeps it open (writers must open it per batch "
+                    "and close it, see docs/dashboard.md)"
+                ) from exc
+        sleep(min(delay * random.uniform(0.5, 1.5), max(0.0, deadline - clock())))
+        delay = min(delay * 2, max_delay_s)
+
+
+LINGER_S = 10.0
+"""How long the file stays open after the last read, for the next one to find the cache
+warm; a writer's announcement (:func:`connect_writer`) closes it at once."""
+_POLL_S = 0.02
+
+
+class _Instance:
+    """The one shared read-only DuckDB instance of a file in this process: a root
+    connection, the readers using cursors of it, and a closer thread while idle."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lock = threading.Lock()
+        self.root: duckdb.DuckDBPyConnection | None = None
+        self.users = 0
+        self.idle_since = 0.0
+        self.closer: threading.Thread | None = None
+
+    def acquire(self) -> duckdb.DuckDBPyConnection:
+        with self.lock:
+            if self.root is None:
+                self.root = _open(self.path)  # a lock error here is retried by the caller
+            self.users += 1
+            return self.root.cursor()
+
+    def release(self, con: duckdb.DuckDBPyConnection) -> None:
+        with self.lock:
+            con.close()
+            self.users -= 1
+            if self.users:
+                return
+            self.idle_since = time.monotonic()
+            if self.closer is None or not self.closer.is_alive():
+                self.closer = threading.Thread(target=self._close_when_idle, daemon=True)
+                self.closer.start()
+
+    def _close_when_idle(self) -> None:
+        while True:
+            time.sleep(_POLL_S)
+            with self.lock:
+                if self.root is None:
+                    return
+                idle = time.monotonic() - self.idle_since
+                if not self.users and (idle >= LINGER_S or _writer_waiting(self.path)):
+                    self.root.close()
+                    self.root = None
+                    return
+
+    def close_now(self) -> None:
+        """Close the file if no reader is using it (tests; shutting down)."""
+        with self.lock:
+            if self.root is not None and not self.users:
+                self.root.close()
+                self.root = None
+
+
+_instances: dict[str, _Instance] = {}
+_instances_lock = threading.Lock()
+
+
+def _instance(path: Path) -> _Instance:
+    key = str(path.resolve())
+    with _instances_lock:
+        if key not in _instances:
+            _instances[key] = _Instance(path)
+        return _instances[key]
+
+
+def release_all() -> None:
+    """Close every idle lingering instance of this process now."""
+    with _instances_lock:
+        instances = list(_instances.values())
+    for inst in instances:
+        inst.close_now()
+
+
+atexit.register(release_all)
+
+
+def _open(path: Path) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(str(path), config=_CONFIG)
+    try:
+        version = schema_version(con)
+        _check_not_newer(version, path)
+        if version < code_version():
+            raise WarehouseError(
+                f"{path} has schema version {version}, this hypewatch needs "
+                f"{code_version()}: run any writing command (e.g. `hypewatch status "
+                "--migrate`) to upgrade it"
+            )
+        con.execute("SET GLOBAL TimeZone = 'UTC'")
+        con.execute("SET lock_configuration = true")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+@contextmanager
+def reading(
+    path: Path | str, *, timeout_s: float = LOCK_WAIT_S
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only, sandboxed connection for the duration of a ``with`` block.
+
+    Waits (up to ``timeout_s``) while a writer announced itself or holds the file. Keep the
+    block short: query, fetch, leave. The file stays open for :data:`LINGER_S` after the
+    last reader leaves, unless a writer announces itself.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise WarehouseError(f"no warehouse at {path}: run `hypewatch demo` or `hypewatch import`")
+    inst = _instance(path)
+    deadline = time.monotonic() + timeout_s
+    while _writer_waiting(path) and time.monotonic() < deadline:
+        time.sleep(0.01)  # let the announced writer in first: readers never starve it
+    con = retry_on_lock(inst.acquire, timeout_s=max(0.0, deadline - time.monotonic()))
+    try:
+        yield con
+    finally:
+        inst.release(con)
+
+
+def query_df(path: Path | str, sql: str, params: list | dict | None = None) -> pd.DataFrame:
+    """Run one parameterized query on a short-lived read-only connection."""
+    with reading(path) as con:
+        return con.execute(sql, params).df()
+
+
+def last_write(path: Path | str) -> datetime | None:
+    """The warehouse's last-write marker (``max(written_at)`` of ``write_marks``)."""
+    with reading(path) as con:
+        return con.execute("SELECT max(written_at) FROM write_marks").fetchone()[0]
+
+
+# --- for writers ----------------------------------------------------------------------
+
+
+def _intent_file(path: Path) -> Path:
+    return path.with_name(path.name + ".write-intent")
+
+
+def _writer_waiting(path: Path) -> bool:
+    try:
+        return time.time() - _intent_file(path).stat().st_mtime < INTENT_TTL_S
+    except OSError:
+        return False
+
+
+def connect_writer(path: Path | str, *, timeout_s: float = 2 * LOCK_WAIT_S):
+    """Open the warehouse read-write (``warehouse.db.connect``) without starving or being
+    starved by readers: announce the intent (readers in every process then hold back new
+    opens), retry while readers finish, withdraw the announcement once open.
+
+    Writers open per batch with this, write in one short transaction, and close.
+    """
+    from warehouse.db import connect
+
+    path = Path(path)
+    intent = _intent_file(path)
+
+    def attempt() -> duckdb.DuckDBPyConnection:
+        intent.touch()
+        _instance(path).close_now()  # this process's own idle readers let go at once
+        return connect(path)
+
+    try:
+        return retry_on_lock(attempt, timeout_s=timeout_s, max_delay_s=0.05)
+    finally:
+        intent.unlink(missing_ok=True)
+
+
+# --- the SQL page's sandbox -------------------------------------------------------------
+
+
+class QueryRefused(Exception):
+    """A statement the SQL page does not run; the message says why, in one sentence."""
+
+
+@dataclass
+class SqlResult:
+    frame: pd.DataFrame
+    truncated: bool  # more rows than the limit; only the first ``limit`` are in ``frame``
+    seconds: float
+
+
+ALLOWED = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
+_REFUSALS = {
+    "INSERT": "writes are refused: the SQL page is read-only",
+    "UPDATE": "writes are refused: the SQL page is read-only",
+    "DELETE": "writes are refused: the SQL page is read-only",
+    "CREATE": "creating tables, views, macros or secrets is refused: the SQL page is read-only",
+    "DROP": "dropping is refused: the SQL page is read-only",
+    "ALTER": "altering is refused: the SQL page is read-only",
+    "COPY": "COPY is refused: the SQL page cannot read or write files",
+    "EXPORT": "EXPORT DATABASE is refused: the SQL page cannot write files",
+    "ATTACH": "ATTACH is refused: the SQL page reads this warehouse only",
+    "DETACH": "DETACH is refused: the SQL page reads this warehouse only",
+    "LOAD": "INSTALL and LOAD are refused: extensions cannot be installed or loaded",
+    "SET": "changing settings is refused (SET, RESET, PRAGMA ... = and USE)",
+    "VARIABLE_SET": "changing settings is refused (SET VARIABLE)",
+    "PRAGMA": "PRAGMA statements are refused: use SELECT (e.g. SHOW TABLES, DESCRIBE t)",
+    "TRANSACTION": "transactions are refused: each query runs on its own",
+    "CALL": "CALL is refused: use SELECT * FROM function(...)",
+    "VACUUM": "VACUUM and ANALYZE are refused: the SQL page is read-only",
+    "PREPARE": "PREPARE/EXECUTE are refused: write the query itself",
+    "EXECUTE": "PREPARE/EXECUTE are refused: write the query itself",
+}
+
+
+def check_statement(sql: str) -> None:
+    """Refuse anything but one ``SELECT`` (incl. ``WITH``/``SHOW``/``DESCRIBE``) or ``EXPLAIN``."""
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise QueryRefused(_first_line(exc)) from None
+    if not statements:
+        raise QueryRefused("no SQL statement to run")
+    if len(statements) > 1:
+        raise QueryRefused(f"one statement at a time ({len(statements)} given)")
+    kind = statements[0].type
+    if kind not in ALLOWED:
+        name = kind.name
+        raise QueryRefused(_REFUSALS.get(name, f"{name} statements are refused: SELECT only"))
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _explain(exc: duckdb.Error, timeout_s: float) -> str:
+    text = _first_line(exc)
+    if isinstance(exc, duckdb.InterruptException):
+        return f"stopped: the query ran longer than the time limit of {timeout_s:g} s"
+    if isinstance(exc, duckdb.PermissionException):
+        return f"refused: the SQL page cannot read or write files ({text})"
+    if "read-only mode" in text:
+        return f"refused: the SQL page is read-only ({text})"
+    if "configuration has been locked" in text:
+        return f"refused: settings cannot be changed ({text})"
+    return text
+
+
+def run_user_sql(
+    path: Path | str, sql: str, *, max_rows: int = 10_000, timeout_s: float = 10.0
+) -> SqlResult:
+    """Run an analyst's query on the sandboxed connection, with a row and a time limit.
+
+    Raises :class:`QueryRefused` for anything but one read-only query and for errors (the
+    message is meant for the analyst); :class:`WarehouseBusy` if writers kept the file.
+    """
+    check_statement(sql)
+    start = time.perf_counter()
+    with reading(path) as con:
+        timer = threading.Timer(timeout_s, con.interrupt)
+        timer.daemon = True
+        timer.start()
+        try:
+            relation = con.sql(sql)  # streams: a row limit stops the query early
+            if relation is None:
+                return SqlResult(pd.DataFrame(), False, time.perf_counter() - start)
+            batches, rows = [], 0
+            reader = relation.to_arrow_reader(min(max_rows + 1, 100_000))
+            for batch in reader:
+                batches.append(batch)
+                rows += batch.num_rows
+                if rows > max_rows:
+                    break
+            table = pa.Table.from_batches(batches, schema=reader.schema)
+        except duckdb.Error as exc:
+            raise QueryRefused(_explain(exc, timeout_s)) from None
+        finally:
+            timer.cancel()
+    truncated = table.num_rows > max_rows
+    frame = table.slice(0, max_rows).to_pandas()
+    return SqlResult(frame, truncated, time.perf_counter() - start)
+
+
+@dataclass
+class Relation:
+    name: str
+    kind: str  # "table" or "view"
+    columns: list[tuple[str, str]]  # (name, type)
+
+
+def describe_relations(con: duckdb.DuckDBPyConnection) -> dict[str, Relation]:
+    """The warehouse's live tables and views with their columns (the SQL page's schema)."""
+    out = {
+        name: Relation(name, "view" if kind == "VIEW" else "table", [])
+        for name, kind in con.execute(
+            "SELECT table_name, table_type FROM information_schema.tables "
+            "WHERE table_schema = 'main' ORDER BY table_name"
+        ).fetchall()
+    }
+    for table, column, dtype in con.execute(
+        "SELECT table_name, column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = 'main' ORDER BY table_name, ordinal_position"
+    ).fetchall():
+        if table in out:
+            out[table].columns.append((column, dtype))
+    return out
+
+
+def relation_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Whether a table or view of that name exists (``information_schema``)."""
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
+        ).fetchone()[0]
+    )
