@@ -70,7 +70,7 @@ def pending_posts(
             f" l{i} USING (post_id)"
         )
         flags.append(f"l{i}.post_id IS NOT NULL AS has_{i}")
-    table = con.execute(
+    table = con.sql(
         f"""
         SELECT * FROM (
             SELECT p.post_id, p.text, e.post_id IS NOT NULL AS has_embedding
@@ -83,8 +83,8 @@ def pending_posts(
         WHERE NOT (has_embedding {"".join(f" AND has_{i}" for i in range(len(models)))})
         ORDER BY post_id
         """,
-        [encoder_id, campaign, *models.values()],
-    ).fetch_arrow_table()
+        params=[encoder_id, campaign, *models.values()],
+    ).to_arrow_table()
     return _Pending(
         post_ids=table["post_id"].to_pylist(),
         texts=table["text"].to_pylist(),
@@ -101,11 +101,11 @@ def stored_embeddings(
     """The stored embeddings of ``post_ids`` (in that order) for one encoder."""
     con.register("_want", pa.table({"post_id": list(post_ids), "i": range(len(post_ids))}))
     try:
-        table = con.execute(
+        table = con.sql(
             "SELECT e.embedding FROM _want w JOIN embeddings e "
             "ON e.post_id = w.post_id AND e.model_id = ? ORDER BY w.i",
-            [encoder_id],
-        ).fetch_arrow_table()
+            params=[encoder_id],
+        ).to_arrow_table()
     finally:
         con.unregister("_want")
     column = table["embedding"].combine_chunks()
