@@ -44,6 +44,8 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/dashboard.py
+	$(BIN)/python bench/classify.py
+	$(BIN)/python bench/topics.py
 
 clean:
 	rm -rf $(VENV) build data .pytest_cache .ruff_cache

@@ -185,6 +185,9 @@ def demo(
                 con, camp, size=size, seed=seed, progress=lambda n: progress.advance(task, n)
             )
         analyzed = run_analyze(con, None, None, None) if analyze_posts else None
+        if analyzed is not None:
+            print_analyze(analyzed)
+            _topics_and_trends(con, camp.name)
     finally:
         close_writer(con)
     out.print(
@@ -192,11 +195,24 @@ def demo(
         f"(seed {seed}) in {path}"
     )
     _print_counts("demo import", report.runs)
-    if analyzed is not None:
-        print_analyze(analyzed)
     _print_status(path)
     if serve:
         _serve(path)
+
+
+def _topics_and_trends(con: duckdb.DuckDBPyConnection, campaign: str) -> None:
+    """The demo's last stages: topics on the stored embeddings, then spikes and indices."""
+    from hypewatch.cli_topics import topics_stage, trends_stage
+    from warehouse.aggregates import refresh_aggregates
+
+    refresh_aggregates(con)  # the topic views read the refreshed post facts
+    topics_stage(con, campaign)
+    for report in trends_stage(con, campaign):
+        out.print(
+            f"trends: {report.spikes} spikes (score >= {report.threshold:g}), "
+            f"{report.flags.flagged:,} near-duplicate or bot-like posts flagged "
+            "(left out of spikes and indices)"
+        )
 
 
 def _remove_warehouse(path: Path) -> None:
@@ -440,10 +456,13 @@ def _print_status(path: Path) -> None:
 
 from hypewatch.cli_collect import collect_command, reparse_command  # noqa: E402
 from hypewatch.cli_dashboard import dashboard_command  # noqa: E402
+from hypewatch.cli_topics import topics_command, trends_command  # noqa: E402
 
 app.command("collect")(collect_command)
 app.command("reparse")(reparse_command)
 app.command("dashboard")(dashboard_command)
+app.command("topics")(topics_command)
+app.command("trends")(trends_command)
 
 
 def main() -> None:

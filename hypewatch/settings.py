@@ -47,6 +47,22 @@ class Settings(BaseSettings):
     analyze_chunk: int = 4096
     """Posts encoded and stored per transaction by ``hypewatch analyze``."""
 
+    # topics (analysis/topics.py) and trends (analysis/trends.py)
+    topics_fit_sample: int = 50_000
+    """Posts BERTopic fits on; the rest are assigned in batches (bounded memory)."""
+    topics_min_cluster_size: int = 0
+    """0: posts/100, kept between 15 and 500."""
+    topics_nr_topics: int = 40
+    topics_reduction: str = "umap"
+    """``umap`` or ``pca`` (much faster, coarser)."""
+    topics_seed: int = 42
+    trends_spike_window_hours: int = 24
+    """Rolling window of the median/MAD spike score."""
+    trends_spike_threshold: float = 4.0
+    """Robust z-score that makes a spike (the campaign's ``alerts.spike_score`` wins)."""
+    trends_exclude_flagged: bool = True
+    """Leave near-duplicate and bot-like posts out of spikes and indices."""
+
     # dashboard
     dashboard_host: str = "127.0.0.1"
     dashboard_port: int = 8501

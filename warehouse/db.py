@@ -51,10 +51,10 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int:
     """The schema version of an open warehouse (0 for an empty file)."""
     exists = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     if not exists:
         return 0
-    return con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
+    return con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchall()[0][0]
 
 
 def _check_not_newer(version: int, path: Path | str) -> None:

@@ -1,0 +1,213 @@
+"""``hypewatch topics`` and ``hypewatch trends``.
+
+Registered in :mod:`hypewatch.cli` with ``app.command("topics")(topics_command)`` and
+``app.command("trends")(trends_command)``. Nothing heavy is imported at module level (cli
+imports this module; BERTopic, UMAP and HDBSCAN load only when ``topics`` runs).
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DbOption = Annotated[
+    Path | None,
+    typer.Option("--db", help="Warehouse file [default: $HYPEWATCH_DB or data/hypewatch.duckdb]"),
+]
+CampaignOption = Annotated[
+    str | None,
+    typer.Option("--campaign", help="Campaign name or .toml path [default: all posts]"),
+]
+
+
+def _friendly(func: F) -> F:
+    """``hypewatch.cli.friendly_errors``, looked up when the command runs."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from hypewatch.cli import friendly_errors
+
+        return friendly_errors(func)(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _campaign_name(campaign: str | None) -> str | None:
+    """Validate ``--campaign`` (name or file) and return the campaign's name."""
+    if campaign is None:
+        return None
+    from hypewatch.cli import load_campaign_named
+
+    return load_campaign_named(campaign).name
+
+
+def _table(title: str, columns: list[str], rows: list[tuple]) -> None:
+    from rich.table import Table
+
+    from hypewatch.cli import out
+
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    out.print(table)
+
+
+@_friendly
+def topics_command(
+    campaign: CampaignOption = None,
+    refit: Annotated[
+        bool, typer.Option("--refit", help="Fit a new topic run (the old runs are kept)")
+    ] = False,
+    db: DbOption = None,
+) -> None:
+    """Find the conversation's topics (BERTopic on the stored embeddings) and assign posts."""
+    from hypewatch.cli import close_writer, db_path, open_writer
+
+    name = _campaign_name(campaign)
+    con = open_writer(db_path(db))
+    try:
+        report = topics_stage(con, name, refit=refit)
+        rows = con.execute(
+            "SELECT t.topic_id, count(pt.post_id) AS posts, "
+            "round(100 * count(pt.post_id) / sum(count(pt.post_id)) OVER (), 1), t.name, "
+            "array_to_string(t.keywords[:6], ', ') "
+            "FROM topics t LEFT JOIN post_topics pt USING (run_id, topic_id) "
+            "WHERE t.run_id = ? GROUP BY ALL ORDER BY t.topic_id",
+            [report.run_id],
+        ).fetchall()
+    finally:
+        close_writer(con)
+    _table(f"topics of run {report.run_id}", ["topic", "posts", "%", "name", "keywords"], rows)
+
+
+@_friendly
+def trends_command(
+    campaign: CampaignOption = None,
+    include_flagged: Annotated[
+        bool,
+        typer.Option("--include-flagged", help="Count near-duplicate and bot-like posts in spikes"),
+    ] = False,
+    db: DbOption = None,
+) -> None:
+    """Flag duplicates and bots, detect spikes; volumes, share of voice and indices follow."""
+    from hypewatch.cli import close_writer, db_path, open_writer
+
+    name = _campaign_name(campaign)
+    con = open_writer(db_path(db))
+    try:
+        for report in trends_stage(con, name, include_flagged=include_flagged):
+            _print_trends(con, report)
+    finally:
+        close_writer(con)
+
+
+def topics_stage(con: Any, campaign: str | None, *, refit: bool = False) -> Any:
+    """Fit or update topics as one ``analysis_runs`` row; prints the summary lines."""
+    from analysis.topics import TopicSettings, run_topics
+    from hypewatch.cli import out
+    from hypewatch.settings import get_settings
+    from warehouse.writes import finish_analysis_run, start_analysis_run
+
+    settings = TopicSettings.from_settings(get_settings())
+    run = start_analysis_run(con, "topics", campaign=campaign, models=["bertopic"])
+    start = time.perf_counter()
+    try:
+        report = run_topics(con, campaign, refit=refit, settings=settings)
+    except BaseException as exc:
+        finish_analysis_run(
+            con, run, posts=0, seconds=time.perf_counter() - start, status="failed",
+            error=f"{type(exc).__name__}: {exc}",
+        )  # fmt: skip
+        raise
+    finish_analysis_run(con, run, posts=report.assigned, seconds=time.perf_counter() - start)
+    action = "fitted" if report.refit else "updated"
+    out.print(
+        f"topic run {report.run_id} {action}: {report.topics} topics fitted on "
+        f"{report.fit_posts:,} posts, {report.assigned:,} more assigned, "
+        f"{report.outlier_share:.1%} unassigned ({report.seconds:.0f} s)"
+    )
+    if report.quality:
+        q = report.quality
+        out.print(
+            f"against the SIMULATED storylines ({q['posts']:,} posts): adjusted Rand index "
+            f"{q['ari']:.3f}, purity {q['purity']:.3f}"
+        )
+    return report
+
+
+def trends_stage(con: Any, campaign: str | None, *, include_flagged: bool = False) -> list:
+    """Duplicates, spikes and indices as one ``analysis_runs`` row; returns the reports."""
+    from dataclasses import replace
+
+    from analysis.trends import TrendSettings, run_trends
+    from hypewatch.settings import get_settings
+    from warehouse.writes import finish_analysis_run, start_analysis_run
+
+    settings = TrendSettings.from_settings(get_settings())
+    if include_flagged:
+        settings = replace(settings, exclude_flagged=False)
+    run = start_analysis_run(con, "trends", campaign=campaign, models=["minhash"])
+    start = time.perf_counter()
+    try:
+        reports = run_trends(con, campaign, settings, all_campaigns=campaign is None)
+    except BaseException as exc:
+        finish_analysis_run(
+            con, run, posts=0, seconds=time.perf_counter() - start, status="failed",
+            error=f"{type(exc).__name__}: {exc}",
+        )  # fmt: skip
+        raise
+    posts = sum(r.flags.posts for r in reports)
+    finish_analysis_run(con, run, posts=posts, seconds=time.perf_counter() - start)
+    return reports
+
+
+def _print_trends(con: Any, report: Any) -> None:
+    """One campaign's trend run: flags, spikes, share of voice and the indices' peaks."""
+    from hypewatch.cli import out
+
+    flags = report.flags
+    out.print(
+        f"trends for {report.campaign or 'all campaigns'}: {flags.flagged:,} of {flags.posts:,} "
+        f"posts flagged in {flags.clusters:,} near-duplicate clusters, {flags.bot_clusters:,} "
+        f"bot-like; {report.spikes} spikes at score >= {report.threshold:g}"
+    )
+    campaign = [report.campaign]
+    rows = con.execute(
+        "SELECT series, strftime(start_hour, '%m-%d %H:00'), "
+        "end_hour - start_hour + INTERVAL 1 HOUR, posts, round(peak_score, 1), "
+        "array_to_string(top_topics[:3], ' · ') "
+        "FROM spikes WHERE campaign IS NOT DISTINCT FROM ? ORDER BY peak_score DESC LIMIT 15",
+        campaign,
+    ).fetchall()
+    rows = [(s, t, str(span), f"{n:,}", score, top) for s, t, span, n, score, top in rows]
+    _table("spikes (UTC)", ["series", "start", "length", "posts", "score", "top topics"], rows)
+    rows = con.execute(
+        "SELECT entity, sum(mentions)::BIGINT AS mentions, "
+        "round(100 * sum(mentions) / sum(sum(mentions)) OVER (), 1) "
+        "FROM entity_hourly WHERE campaign IS NOT DISTINCT FROM ? "
+        "GROUP BY 1 ORDER BY mentions DESC LIMIT 12",
+        campaign,
+    ).fetchall()
+    _table("share of voice (mentions, flagged posts left out)", ["entity", "mentions", "%"], rows)
+    labelled = con.execute("SELECT count(sentiment) FROM post_labels").fetchall()[0][0]
+    if not labelled:
+        out.print("hype and debate indices: no labels yet (run `hypewatch analyze`)")
+        return
+    for index in ("hype_index", "debate_index"):
+        peak = con.execute(
+            f"SELECT strftime(hour_utc, '%m-%d %H:00'), round({index}, 1) FROM trend_indices "
+            f"WHERE campaign IS NOT DISTINCT FROM ? AND {index} IS NOT NULL "
+            f"ORDER BY {index} DESC LIMIT 1",
+            campaign,
+        ).fetchall()
+        if peak:
+            out.print(f"{index.replace('_', ' ')} peaks at {peak[0][1]} on {peak[0][0]} UTC")
