@@ -77,6 +77,8 @@ def close_writer(con: duckdb.DuckDBPyConnection, *, full_refresh: bool = False) 
 
     try:
         refresh_aggregates(con, full=full_refresh)
+    except Exception as exc:  # the data is stored; never hide the command's own error
+        err.print(f"warning: dashboard aggregates not refreshed ({exc}); the next write retries")
     finally:
         con.close()
 
@@ -125,6 +127,8 @@ def import_(
     from ingest.parsers import get_format
 
     get_format(format)
+    if not file.is_file():
+        raise InputFileError(f"{file} does not exist or is not a file")
     mapping = _parse_mapping(map_ or [])
     camp = load_campaign_named(campaign) if campaign else None
     con = open_writer(db_path(db))

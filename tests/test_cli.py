@@ -170,3 +170,12 @@ def test_console_script_runs(tmp_path: Path) -> None:
         timeout=60,
     )
     assert 280 <= int(done.stdout.splitlines()[1]) <= 320
+
+
+def test_writing_creates_the_warehouse_folder(tmp_path: Path) -> None:
+    src = tmp_path / "rows.csv"
+    src.write_text("id,text,created_at\n1,héllo ジブリ,2025-03-25T18:00:00Z\n", encoding="utf-8")
+    db = tmp_path / "new" / "folder" / "w.duckdb"
+    code, stdout, stderr = run("import", str(src), "--format", "csv", "--db", str(db))
+    assert code == 0, stderr
+    assert counts_row(stdout, "csv rows.csv") == ["1", "1", "0", "0"]

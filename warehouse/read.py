@@ -265,6 +265,7 @@ def connect_writer(path: Path | str, *, timeout_s: float = 2 * LOCK_WAIT_S):
     from warehouse.db import connect
 
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     intent = _intent_file(path)
 
     def attempt() -> duckdb.DuckDBPyConnection:
