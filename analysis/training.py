@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import itertools
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -82,9 +81,10 @@ def _expand_inputs(inputs: Sequence[str], n_layers: int) -> list[str]:
     """``mean_all`` -> ``mean_l0 .. mean_l<L>`` (all hidden states of the pass)."""
     out: list[str] = []
     for name in inputs:
-        out.extend(f"mean_l{i}" for i in range(n_layers)) if name == "mean_all" else out.append(
-            name
-        )
+        if name == "mean_all":
+            out.extend(f"mean_l{i}" for i in range(n_layers))
+        else:
+            out.append(name)
     return out
 
 
@@ -415,7 +415,3 @@ def _describe_head(card: dict[str, Any]) -> str:
     if not hidden:
         return f"multinomial logistic regression (L2, C={recipe.get('C')}, class-balanced)"
     return f"MLP {hidden} ReLU (class-balanced, {recipe.get('epochs')} epochs)"
-
-
-def dump_card(card: dict[str, Any]) -> str:
-    return json.dumps(card, indent=2, sort_keys=True)
