@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -15,6 +16,11 @@ from hypewatch.settings import PROJECT_ROOT, Settings
 from warehouse.db import connect
 
 pytestmark = pytest.mark.slow
+
+TASK_HEAD_IDS = {
+    task: json.loads((MODELS_DIR / task / "card.json").read_text()).get("version", "1")
+    for task in ("sentiment", "copyright")
+}
 
 
 @pytest.fixture(scope="module")
@@ -113,3 +119,33 @@ def test_a_checkpoint_with_other_labels_is_refused(settings: Settings, tmp_path:
     odd = make_tiny_bert(tmp_path / "odd", num_labels=2, id2label={0: "spam", 1: "ham"})
     with pytest.raises(ValueError, match="not the sentiment labels"):
         load_classifier("sentiment", f"hf:{odd}", device="cpu")
+
+
+def test_eval_command_prints_one_json_object_with_a_baseline(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from hypewatch.cli import app
+
+    rows = [
+        ("Miyazaki never agreed to have his life's work fed into this", "concern"),
+        ("a style is not property, nobody owns watercolor", "concern"),
+        ("who pays the animators when the Ghibli look sells ads?", "concern"),
+        ("made my cat into a Ghibli character, I'm crying it's so cute", "none"),
+        ("image gen is stuck again, 5 minutes per picture", "none"),
+        ("this song stole my heart", "none"),
+    ]
+    data = tmp_path / "set.jsonl"
+    data.write_text("".join(json.dumps({"text": t, "label": y}) + "\n" for t, y in rows))
+    result = CliRunner().invoke(app, ["eval", "copyright", str(data), "--baseline", "keywords"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["n"] == 6 and set(report["per_class"]) == {"concern", "none"}
+    assert f"+copyright-head/v{TASK_HEAD_IDS['copyright']}@" in report["model_id"]
+    assert report["baseline"]["model_id"] == "baseline:keywords"
+    for key in ("accuracy", "macro_recall", "macro_f1", "posts_per_s"):
+        assert report[key] >= 0 and (key == "posts_per_s" or report[key] <= 1)
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"text": "x", "label": "positive"}) + "\n")
+    result = CliRunner().invoke(app, ["eval", "copyright", str(bad)])
+    assert result.exit_code == 1 and "not copyright labels" in result.stderr
