@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TORCH ?= torch==2.13.0
-EXTRAS ?= ml,collect,dashboard,dev
+EXTRAS ?= ml,collect,dashboard,report,dev
 
 CHROMIUM := /usr/bin/chromium
 
@@ -21,12 +21,15 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/hypewatch demo
 
-# Debian's chromium for the dashboard's browser test (playwright drives it; it never
-# downloads a browser). Without apt-get or root the browser test skips, saying why.
+# Debian's chromium for the dashboard's browser test and PDF reports (playwright drives it;
+# it never downloads a browser) and poppler's pdftoppm, which renders report PDFs to PNG in
+# the tests. Without apt-get or root those tests skip, saying why.
+BROWSER_PACKAGES := chromium fonts-noto-cjk fonts-noto-color-emoji poppler-utils
 browser:
-	@test -x $(CHROMIUM) || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
-		&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk fonts-noto-color-emoji >/dev/null; } \
-		|| echo "chromium not installed: the browser test will skip"
+	@{ test -x $(CHROMIUM) && command -v pdftoppm >/dev/null; } \
+		|| { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+		&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_PACKAGES) >/dev/null; } \
+		|| echo "chromium or pdftoppm not installed: the browser and PDF tests will skip"
 
 test: $(STAMP) browser
 	$(BIN)/ruff check .
