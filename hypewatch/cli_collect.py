@@ -70,21 +70,28 @@ def collect_command(
     from hypewatch.collect import collect
     from ingest.collectors import get_collector
     from warehouse.db import connect_readonly
+    from warehouse.read import ShortWrites
 
     for name in source or ():
         get_collector(name)
     camp = load_campaign_named(campaign)
     start, end = parse_when(since, "--since"), parse_when(until, "--until")
     path = db_path(db)
-    # A dry run writes nothing: it reads the stored cursors when the warehouse exists.
-    con = (connect_readonly(path) if path.exists() else None) if dry_run else open_writer(path)
-    try:
-        reports = collect(con, camp, source, start, end, dry_run=dry_run)
-    finally:
-        if con is not None and not dry_run:
-            close_writer(con)
-        elif con is not None:
-            con.close()
+    if dry_run:  # writes nothing: reads the stored cursors when the warehouse exists
+        con = connect_readonly(path) if path.exists() else None
+        try:
+            reports = collect(con, camp, source, start, end, dry_run=True)
+        finally:
+            if con is not None:
+                con.close()
+    else:
+        # The warehouse is opened per stored page (readers keep reading between pages),
+        # then once more at the end to refresh the dashboard's aggregates.
+        open_writer(path).close()  # migrate, and fail early on a bad warehouse
+        try:
+            reports = collect(ShortWrites(path), camp, source, start, end)
+        finally:
+            close_writer(open_writer(path))
     _print_reports(out, reports, dry_run)
     asked = set(source or ())
     bad = [

@@ -3,6 +3,9 @@
 ``collect`` runs the chosen sources one after the other. A source without credentials is
 skipped with a message naming the variables to set; a source that fails does not stop
 the next one. Each source returns a :class:`~ingest.collectors.base.SourceReport`.
+
+``hypewatch collect`` passes a :class:`~warehouse.read.ShortWrites` for the warehouse file:
+it is opened read-write per stored page, never for the whole run (see the driver).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from hypewatch.settings import Settings, get_settings
 from ingest.collectors import COLLECTORS, get_collector
 from ingest.collectors.base import Collector
 from ingest.collectors.driver import SourceReport, run_source
+from warehouse.read import ShortWrites
 from warehouse.writes import last_cursor, store_campaign
 
 
@@ -39,7 +43,7 @@ def _utc(value: datetime) -> datetime:
 
 
 def collect(
-    con: duckdb.DuckDBPyConnection | None,
+    con: duckdb.DuckDBPyConnection | ShortWrites | None,
     campaign: Campaign,
     sources: Sequence[str] | None = None,
     since: datetime | None = None,
@@ -52,6 +56,7 @@ def collect(
 ) -> list[SourceReport]:
     """Collect ``campaign`` from ``sources`` (default: all) into the warehouse ``con``.
 
+    ``con`` is a connection or :class:`ShortWrites` (the warehouse opened per write).
     ``dry_run`` makes no request and writes nothing: each report's ``plan`` lists the
     requests a run would make and ``resume_at`` where each would resume (``con`` may then
     be ``None``, or a read-only connection).
@@ -63,7 +68,8 @@ def collect(
     if not dry_run:
         if con is None:
             raise ValueError("collect needs a warehouse connection unless dry_run")
-        store_campaign(con, campaign)
+        with ShortWrites.of(con).open() as held:
+            store_campaign(held, campaign)
     reports = []
     for name, cls in classes.items():
         missing = cls.missing_credentials(settings)

@@ -279,6 +279,40 @@ def connect_writer(path: Path | str, *, timeout_s: float = 2 * LOCK_WAIT_S):
         intent.unlink(missing_ok=True)
 
 
+class ShortWrites:
+    """Short write transactions for a long-running writer such as a collector.
+
+    ``with writes.open() as con:`` opens the warehouse read-write (:func:`connect_writer`)
+    for one write and closes it after, so the dashboard's readers get the file back while
+    the writer waits on the network or a rate limit. Built on a connection instead of a
+    path (tests, one-shot commands), it lends that connection and never closes it.
+    """
+
+    def __init__(self, target: duckdb.DuckDBPyConnection | Path | str) -> None:
+        if isinstance(target, duckdb.DuckDBPyConnection):
+            self.path, self.connection = None, target
+        else:
+            self.path, self.connection = Path(target), None
+        self.opened = 0
+
+    @classmethod
+    def of(cls, target: ShortWrites | duckdb.DuckDBPyConnection | Path | str) -> ShortWrites:
+        return target if isinstance(target, ShortWrites) else cls(target)
+
+    @contextmanager
+    def open(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        if self.connection is not None:
+            yield self.connection
+            return
+        assert self.path is not None
+        con = connect_writer(self.path)
+        self.opened += 1
+        try:
+            yield con
+        finally:
+            con.close()
+
+
 # --- the SQL page's sandbox -------------------------------------------------------------
 
 

@@ -5,6 +5,10 @@ cursor the last run stored), parses each page and stores it with the page's curs
 ONE transaction (``store_batch``), then closes the run ``ok``, ``partial`` or ``failed``
 with the (redacted) error. A killed process therefore resumes from the last stored
 page, never further. :func:`run_source` runs all requests of a source.
+
+Given a warehouse path (a :class:`~warehouse.read.ShortWrites`), the driver opens the
+warehouse read-write only for each of those short writes: while it waits on the network
+or a rate limit the file is free, so the dashboard keeps reading.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from ingest.collectors.base import (
 from ingest.collectors.redaction import redact, scrub_reject
 from ingest.model import ParseResult
 from ingest.parsers import get_format
+from warehouse.read import ShortWrites
 from warehouse.writes import finish_run, last_cursor, start_run, store_batch, utcnow
 
 if TYPE_CHECKING:
@@ -98,7 +103,7 @@ def _parse_page(page: Page) -> ParseResult:
 
 
 def run_request(
-    con: duckdb.DuckDBPyConnection,
+    target: duckdb.DuckDBPyConnection | ShortWrites,
     collector: Collector,
     request: Request,
     *,
@@ -106,25 +111,37 @@ def run_request(
     since: datetime,
     until: datetime,
 ) -> tuple[QueryReport, bool]:
-    """Fetch and store one request as one collection run -> (report, stop the source)."""
-    _close_stale_runs(con, collector.name, request.query)
-    cursor = last_cursor(con, collector.name, request.query, campaign)
-    run_id = start_run(
-        con, collector.name, campaign=campaign, query=request.query, cursor_before=cursor
-    )
+    """Fetch and store one request as one collection run -> (report, stop the source).
+
+    ``target`` is a connection (held throughout) or :class:`ShortWrites` (opened per write).
+    """
+    writes = ShortWrites.of(target)
+    with writes.open() as con:
+        _close_stale_runs(con, collector.name, request.query)
+        cursor = last_cursor(con, collector.name, request.query, campaign)
+        run_id = start_run(
+            con, collector.name, campaign=campaign, query=request.query, cursor_before=cursor
+        )
     report = QueryReport(request.query, cursor=cursor, run_id=run_id)
+
+    def finish(status: str, error: str | None) -> None:
+        with writes.open() as con:
+            finish_run(con, run_id, status, error)
+
     stop = False
     try:
         with closing(collector.pages(request, cursor, since, until)) as pages:
             for page in pages:
-                counts = store_batch(
-                    con,
-                    _parse_page(page),
-                    campaign=campaign,
-                    run_id=run_id,
-                    cursor=page.next_cursor,
-                    requests=page.requests,
-                )
+                result = _parse_page(page)
+                with writes.open() as con:
+                    counts = store_batch(
+                        con,
+                        result,
+                        campaign=campaign,
+                        run_id=run_id,
+                        cursor=page.next_cursor,
+                        requests=page.requests,
+                    )
                 report.requests += page.requests
                 report.fetched += counts.fetched
                 report.new += counts.new
@@ -139,7 +156,7 @@ def run_request(
     except CollectorError as exc:
         report.status, report.error = "failed", redact(exc)
     except duckdb.Error as exc:
-        finish_run(con, run_id, "failed", redact(f"warehouse error: {exc}"))
+        finish("failed", redact(f"warehouse error: {exc}"))
         raise
     except Exception as exc:
         log.error(
@@ -147,16 +164,16 @@ def run_request(
         )
         report.status, report.error = "failed", redact(f"{type(exc).__name__}: {exc}")
     except BaseException:
-        finish_run(con, run_id, "failed", "interrupted")
+        finish("failed", "interrupted")
         raise
-    finish_run(con, run_id, report.status, report.error)
+    finish(report.status, report.error)
     if report.error:
         log.warning("%s %s: %s: %s", collector.name, request.query, report.status, report.error)
     return report, stop
 
 
 def run_source(
-    con: duckdb.DuckDBPyConnection,
+    target: duckdb.DuckDBPyConnection | ShortWrites,
     collector: Collector,
     campaign: Campaign,
     *,
@@ -174,7 +191,7 @@ def run_source(
     requests = collector.requests(campaign)
     for i, request in enumerate(requests):
         report, stop = run_request(
-            con, collector, request, campaign=campaign.name, since=since, until=until
+            target, collector, request, campaign=campaign.name, since=since, until=until
         )
         source.add(report)
         if stop:

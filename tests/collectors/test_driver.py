@@ -436,3 +436,40 @@ def test_cli_collect_and_reparse(tmp_path, monkeypatch):
         assert reparsed.exit_code == 0 and "fetched 1" in reparsed.output
     finally:
         settings_module.get_settings.cache_clear()
+
+
+class ReadsBetweenPages(Scripted):
+    """Reads the warehouse read-only between pages, as the dashboard would while it waits."""
+
+    def __init__(self, script: dict[str, list[Any]], path: Any, **kw: Any) -> None:
+        super().__init__(script, **kw)
+        self.path = path
+        self.seen: list[int] = []
+
+    def pages(self, request, cursor, since, until) -> Iterator[Page]:
+        from warehouse.read import query_df, release_all
+
+        for step in super().pages(request, cursor, since, until):
+            yield step
+            # Fails with a lock error if the driver still held the file read-write.
+            self.seen.append(int(query_df(self.path, "SELECT count(*) AS n FROM posts").n[0]))
+            release_all()
+
+
+def test_a_path_is_opened_per_write_so_readers_see_each_page_while_it_runs(tmp_path, clock):
+    from warehouse.read import ShortWrites
+
+    path = tmp_path / "w.duckdb"
+    connect(path).close()
+    writes = ShortWrites(path)
+    script = {"q": [page(1, 1, 2), page(2, 3), page(3, 4, 5, 6)]}
+    collector = ReadsBetweenPages(script, path, clock=clock, sleep=clock.sleep)
+    report = run_source(writes, collector, CAMPAIGN)
+    assert report.status == "ok" and report.new == 6
+    assert collector.seen == [2, 3, 6]  # each page committed and visible before the next
+    assert writes.opened == 3 + 2  # start run, 3 pages, finish run: never one long hold
+    con = connect(path)
+    try:
+        assert runs(con, "scripted") == [("q", "ok", 3, 6, 6, '{"n":3}', None)]
+    finally:
+        con.close()
