@@ -8,6 +8,9 @@ and leave the background and fonts to the theme, so they read in light and dark 
 
 from __future__ import annotations
 
+from html import escape
+
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -83,15 +86,52 @@ def empty(message: str) -> go.Figure:
     return _layout(fig, height=200)
 
 
+def _stored_spikes(spikes: pd.DataFrame) -> pd.DataFrame:
+    """Spikes as ``trend_queries.spikes`` returns them; a frame of single spike buckets
+    (``bucket, posts, score``, e.g. :func:`dashboard.metrics.detect_spikes`) is read as
+    one-hour spikes."""
+    if "peak_hour" in spikes.columns:
+        return spikes
+    out = spikes.rename(
+        columns={"bucket": "peak_hour", "posts": "peak_posts", "score": "peak_score",
+                 "spike_posts": "posts"}
+    )  # fmt: skip
+    if "posts" not in out.columns:
+        out["posts"] = out["peak_posts"]
+    for column in ("start_hour", "end_hour"):
+        if column not in out.columns:
+            out[column] = out["peak_hour"]
+    if "spike_id" not in out.columns:
+        out["spike_id"] = range(1, len(out) + 1)
+    return out
+
+
+def _spike_label(row: dict) -> str:
+    hours = int((row["end_hour"] - row["start_hour"]) / pd.Timedelta(hours=1)) + 1
+    topics = row.get("top_topics")
+    topics = list(topics) if isinstance(topics, list | tuple | np.ndarray) else []
+    lines = [
+        f"<b>Spike {row['spike_id']}</b>: {row['posts']:,} posts in {hours} h "
+        f"({row['start_hour']:%b %d %H:00}–{row['end_hour']:%H:59} UTC)",
+        f"peak {row['peak_hour']:%b %d %H:00} UTC: {row['peak_posts']:,} posts, "
+        f"score {row['peak_score']:.1f}",
+    ]
+    if topics:
+        lines.append("top topics: " + "; ".join(escape(str(t)) for t in topics))
+    return "<br>".join(lines)
+
+
 def volume_timeline(
     volume: pd.DataFrame,
     totals: pd.Series,
     events: pd.DataFrame,
-    spikes: pd.DataFrame,
+    spikes: pd.DataFrame | None = None,
     grain: str = "hour",
     dimension: str = "platform",
 ) -> go.Figure:
-    """Stacked posts per bucket and platform, the total, event markers and volume spikes."""
+    """Stacked posts per bucket and platform (or language), event markers and the stored
+    spikes (``trend_queries.spikes``): each spike's hours shaded, a marker on its peak
+    bucket whose hover gives its posts, score and top topics."""
     if totals.sum() == 0:
         return empty("No posts for these filters")
     fig = go.Figure()
@@ -122,23 +162,100 @@ def volume_timeline(
                 hovertemplate="%{customdata}<extra>event</extra>",
             )
         )
-    if not spikes.empty:
+    if spikes is not None and not spikes.empty:
+        rows = _stored_spikes(spikes).to_dict("records")
+        if grain == "hour":
+            for row in rows:
+                fig.add_vrect(
+                    x0=row["start_hour"],
+                    x1=row["end_hour"] + pd.Timedelta(hours=1),
+                    fillcolor=SPIKE_COLOR,
+                    opacity=0.15,
+                    line_width=0,
+                    layer="below",
+                )
+        peaks = [pd.Timestamp(r["peak_hour"]).floor("h" if grain == "hour" else "D") for r in rows]
         fig.add_trace(
             go.Scatter(
-                x=spikes["bucket"],
-                y=spikes["posts"],
+                x=peaks,
+                y=[float(totals.get(p, 0)) for p in peaks],
                 mode="markers",
-                marker={"symbol": "circle-open", "size": 13, "line": {"width": 2.5},
+                marker={"symbol": "circle-open", "size": 14, "line": {"width": 2.5},
                         "color": SPIKE_COLOR},
-                name="Volume spike",
-                customdata=spikes["score"],
-                hovertemplate="spike: %{y:,} posts, score %{customdata:.1f}<extra></extra>",
+                name="Spike (peak)",
+                text=[_spike_label(r) for r in rows],
+                hovertemplate="%{text}<extra></extra>",
             )
         )  # fmt: skip
     fig.update_layout(barmode="stack", bargap=0.05)
     fig.update_yaxes(title_text=f"Posts per {_per(grain)}", rangemode="tozero")
     _time_axis(fig, grain)
     return _layout(fig, height=420)
+
+
+INDEX_COLORS = {"hype": "#2ca25f", "debate": "#c2410c"}
+
+
+def indices_over_time(frame: pd.DataFrame, grain: str = "hour") -> go.Figure:
+    """The hype and debate indices (0–100) per bucket (``trend_queries.indices``)."""
+    if frame.empty or frame[["hype", "debate"]].isna().all().all():
+        return empty("No index for these filters (too few labelled posts per hour)")
+    fig = go.Figure()
+    for column, name in (("hype", "Hype index"), ("debate", "Debate index")):
+        fig.add_trace(
+            go.Scatter(
+                x=frame["bucket"],
+                y=frame[column],
+                name=name,
+                mode="lines+markers" if len(frame) < 40 else "lines",
+                line={"color": INDEX_COLORS[column], "width": 2},
+                connectgaps=False,
+                customdata=frame["posts"],
+                hovertemplate="%{y:.1f} (%{customdata:,} posts)",
+            )
+        )
+    fig.update_yaxes(title_text="Index (0–100)", range=[0, 100])
+    _time_axis(fig, grain)
+    return _layout(fig)
+
+
+def topics_over_time(frame: pd.DataFrame, grain: str = "day") -> go.Figure:
+    """Posts per bucket and topic, stacked areas (``trend_queries.topics_over_time``)."""
+    if frame.empty:
+        return empty("No topic-assigned posts for these filters")
+    wide = frame.pivot_table(
+        index="bucket", columns="name", values="posts", aggfunc="sum", fill_value=0
+    )
+    freq = "h" if grain == "hour" else "D"
+    wide = wide.reindex(pd.date_range(wide.index.min(), wide.index.max(), freq=freq), fill_value=0)
+    order = [n for n in wide.sum().sort_values(ascending=False).index if n != "Other topics"]
+    if "Other topics" in wide.columns:
+        order.append("Other topics")
+    palette = TOPIC_PALETTE
+    fig = go.Figure()
+    for i, name in enumerate(order):
+        color = EVENT_COLOR if name == "Other topics" else palette[i % len(palette)]
+        fig.add_trace(
+            go.Scatter(
+                x=wide.index,
+                y=wide[name],
+                name=escape(str(name)),
+                stackgroup="topics",
+                mode="lines",
+                line={"width": 0.5, "color": color},
+                hovertemplate="%{y:,} posts<extra>%{fullData.name}</extra>",
+            )
+        )
+    fig.update_yaxes(title_text=f"Posts per {_per(grain)}", rangemode="tozero")
+    _time_axis(fig, grain)
+    fig.update_layout(hovermode="closest")
+    return _layout(fig, height=460)
+
+
+TOPIC_PALETTE = [
+    "#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#eeca3b", "#b279a2",
+    "#ff9da6", "#9d755d", "#bab0ac", "#1f77b4", "#17becf",
+]  # fmt: skip
 
 
 def sentiment_over_time(frame: pd.DataFrame, grain: str = "day") -> go.Figure:

@@ -16,7 +16,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import queries
+from dashboard import queries, trend_queries
 from dashboard.server import DB_ENV
 from warehouse.read import (
     Relation,
@@ -62,14 +62,30 @@ def marker(path: Path | None = None) -> str:
     return value
 
 
+QUERY_MODULES = (queries, trend_queries)
+"""Where :func:`load` looks a query up, in this order."""
+
+
+def query(name: str) -> Any:
+    """The query function ``name`` of :data:`QUERY_MODULES`."""
+    for module in QUERY_MODULES:
+        function = getattr(module, name, None)
+        if callable(function) and not name.startswith("_"):
+            return function
+    modules = ", ".join(m.__name__ for m in QUERY_MODULES)
+    raise ValueError(f"no query named {name!r} in {modules}")
+
+
 @st.cache_data(max_entries=512, show_spinner=False)
 def _load(path: str, marker: str, name: str, args: tuple, kwargs: tuple) -> Any:
     with reading(path) as con:
-        return getattr(queries, name)(con, *args, **dict(kwargs))
+        return query(name)(con, *args, **dict(kwargs))
 
 
 def load(name: str, *args: Any, **kwargs: Any) -> Any:
-    """``queries.<name>(con, *args, **kwargs)``, cached on the last-write marker."""
+    """``<name>(con, *args, **kwargs)`` from :mod:`dashboard.queries` or
+    :mod:`dashboard.trend_queries`, cached on the last-write marker."""
+    query(name)  # an unknown name fails here, before the cache
     path = db_path()
     return _load(str(path), marker(path), name, args, tuple(sorted(kwargs.items())))
 

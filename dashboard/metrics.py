@@ -1,4 +1,5 @@
-"""Figures derived from query results: headline numbers with their change, volume spikes.
+"""Figures derived from query results: headline numbers with their change, zero-filled
+series, and a simple volume-spike rule for warehouses the trends stage has not seen.
 
 Pure pandas, no Streamlit: the pages and the scheduled reports share them.
 """
@@ -118,8 +119,9 @@ def detect_spikes(totals: pd.Series, threshold: float, grain: str = "hour") -> p
 
     score = (posts - trailing mean) / max(trailing std, sqrt(trailing mean), 1): a z-score
     whose floor is the Poisson noise of the baseline. A spike has ``score >= threshold`` and
-    at least :data:`SPIKE_MIN_POSTS` posts. This is the simple volume rule; the trends stage
-    (`hypewatch trends`) will add model-based spikes.
+    at least :data:`SPIKE_MIN_POSTS` posts. A fallback only (the scheduled reports use it
+    when `hypewatch trends` has not run): the dashboard shows the spikes that stage stores
+    (``trend_queries.spikes``), defined in docs/metrics.md.
     """
     window = SPIKE_WINDOW[grain]
     history = totals.shift(1).rolling(window, min_periods=max(3, window // 2))

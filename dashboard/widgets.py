@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
 import pandas as pd
 import streamlit as st
-
-from dashboard import data
-from dashboard.queries import DEFAULT_SPIKE_SCORE, TOPICS_TABLES, TRENDS_TABLES
-
-STAGE_TABLES = {"topics": TOPICS_TABLES, "trends": TRENDS_TABLES}
-
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 
@@ -25,28 +20,61 @@ def plain(text: str, limit: int | None = None) -> str:
     return _MARKDOWN.sub(r"\\\1", text)
 
 
-def spike_threshold(campaigns: pd.DataFrame, campaign: str | None) -> float:
-    """The campaign's ``alerts.spike_score`` (the default for all campaigns)."""
-    rows = campaigns[campaigns["campaign"] == campaign]
-    return float(rows["spike_score"].iloc[0]) if len(rows) else DEFAULT_SPIKE_SCORE
+def link(url: str | None, text: str = "open") -> str:
+    """`` · [open](url)`` for an http(s) link (characters that would end it escaped)."""
+    if not url or not str(url).startswith(("https://", "http://")):
+        return ""
+    safe = quote(str(url), safe=":/?#=&%@+,;~.-_!*'$")
+    return f" · [{text}]({safe})"
 
 
-def later_stage_notice(stage: str, what: str) -> bool:
-    """Tell how to produce a later stage's tables; True when they exist (shows a preview)."""
-    present = data.load("optional_tables")
-    tables = [t for t in STAGE_TABLES[stage] if present.get(t)]
-    if not tables:
-        names = ", ".join(f"`{t}`" for t in STAGE_TABLES[stage])
-        st.info(
-            f"{what}: run `hypewatch {stage}` to compute them ({names}: missing or empty "
-            "in this warehouse).",
-            icon=":material/pending:",
+STAGE_TABLES = {
+    "topics": ("topic_runs", "topics", "post_topics"),
+    "trends": ("spike_scores", "spikes", "post_flags"),
+}
+"""What each later stage writes (named in its notice)."""
+
+
+def stage_notice(stage: str, what: str) -> None:
+    """Say that a later stage has not run here and how to run it."""
+    names = ", ".join(f"`{t}`" for t in STAGE_TABLES[stage])
+    st.info(
+        f"{what}: run `hypewatch {stage}` to compute them ({names} hold nothing for this "
+        "campaign yet).",
+        icon=":material/pending:",
+    )
+
+
+RULE_NAMES = {
+    "spike_score": "volume spike",
+    "negative_share": "negative share",
+    "concern_share": "concern share",
+}
+
+
+def alerts_box(alerts: pd.DataFrame, shown: int = 5) -> None:
+    """The period's alerts (newest first: when, rule, message) in a compact box; nothing
+    when there are none."""
+    if alerts.empty:
+        return
+    with st.container(border=True, key="hw_alerts"):
+        st.markdown(
+            f":material/notifications_active: **{len(alerts)} alert"
+            f"{'s' if len(alerts) != 1 else ''} in this period** (newest first)"
         )
-        return False
-    for table in tables:
-        with st.expander(f"`{table}` (first rows)"):
-            st.dataframe(data.load("table_preview", table), hide_index=True)
-    return True
+        rows = alerts.to_dict("records")
+
+        def line(r: dict) -> str:
+            rule = RULE_NAMES.get(r["rule"], r["rule"])
+            return (
+                f"- **{r['bucket_start']:%b %d %H:%M} UTC** · :orange-badge[{plain(rule)}] · "
+                f"{plain(r['message'], 220)}"
+            )
+
+        st.markdown("\n".join(line(r) for r in rows[:shown]))
+        if len(rows) > shown:
+            with st.expander(f"{len(rows) - shown} older alerts"):
+                st.markdown("\n".join(line(r) for r in rows[shown:]))
 
 
 def labels_missing(count: int, task: str) -> bool:

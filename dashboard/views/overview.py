@@ -1,4 +1,5 @@
-"""Overview: headline figures vs the previous period, the volume timeline, indices."""
+"""Overview: alerts, headline figures vs the previous period, the volume timeline with the
+stored spikes, the hype and debate indices."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ st.caption(
     f"{f.start:%Y-%m-%d} → {f.end:%Y-%m-%d} (UTC), compared with the "
     f"{(f.end - f.start).days + 1} days before."
 )
+
+widgets.alerts_box(data.load("alerts", f))
 
 figures = metrics.headline_figures(data.load("headline", f))
 peak, peak_posts, prev_peak = metrics.peak_hour(data.load("peak_hours", f))
@@ -36,6 +39,8 @@ columns[-1].metric(
 if figures[3].value is None:
     st.info("No sentiment or copyright labels yet: run `hypewatch analyze`.", icon="ℹ️")
 
+trends_ran = data.load("has_trends", f)
+
 st.subheader("Volume")
 left, right = st.columns([1, 1])
 with left:
@@ -46,16 +51,21 @@ by = (
 )
 volume = data.load("volume", f, grain, by)
 totals = metrics.complete_series(volume, f.start_at, f.end_at, grain)
-campaigns = data.load("campaigns")
-threshold = widgets.spike_threshold(campaigns, f.campaign)
-spikes = metrics.detect_spikes(totals, threshold, grain)
 events = data.load("events", f)
+spikes = data.load("spikes", f)
 st.plotly_chart(charts.volume_timeline(volume, totals, events, spikes, grain, by), key="ov_volume")
-st.caption(
-    f"Spikes: buckets at least {threshold:g} standard deviations above the trailing "
-    f"{metrics.SPIKE_WINDOW[grain]} {grain}s (volume rule; the trends stage adds "
-    "model-based spikes). Triangles mark the campaign's events:"
-)
+if trends_ran:
+    threshold = f"{spikes['threshold'].iloc[0]:g}" if len(spikes) else "the campaign's"
+    st.caption(
+        f"**Spikes** ({len(spikes)} in this period, shaded, circle on the peak; hover for "
+        f"the top topics): runs of hours whose posts score at least {threshold} on the "
+        "robust score (posts − median) / max(1.4826 × MAD, √median, 1) over the 24 hours "
+        "before and have at least 10 posts; all platforms and languages of the campaign, "
+        "flagged posts left out (docs/metrics.md). "
+        "Triangles mark the campaign's events:"
+    )
+else:
+    widgets.stage_notice("trends", "Spikes come from the trends stage")
 if not events.empty:
     st.dataframe(
         events.assign(n=range(1, len(events) + 1))[["n", "event_at", "title", "kind"]],
@@ -64,7 +74,22 @@ if not events.empty:
     )
 
 st.subheader("Hype and debate indices")
-widgets.later_stage_notice(
-    "trends",
-    "The hype and debate indices (and model-based spikes) come from the trends stage",
-)
+if trends_ran:
+    igrain = widgets.grain_picker("ov_index_grain", default="day")
+    st.plotly_chart(
+        charts.indices_over_time(data.load("indices", f, igrain), igrain), key="ov_indices"
+    )
+    st.markdown(
+        "- **Hype index** = 100 × positive share × momentum, where momentum = (posts + 1) / "
+        "(posts + mean posts per hour of the 24 h before + 2): high when a positive "
+        "conversation surges.\n"
+        "- **Debate index** = 100 × (copyright-concern share + negative share) / 2: high "
+        "when posts are negative and raise copyright concerns."
+    )
+    st.caption(
+        "Per UTC hour over the whole campaign (the platform and language filters do not "
+        "apply), flagged posts left out, empty when an hour has fewer than 5 labelled posts; "
+        "a day is the mean of its hours weighted by labelled posts."
+    )
+else:
+    widgets.stage_notice("trends", "The hype and debate indices come from the trends stage")

@@ -1,7 +1,8 @@
 """A real browser on the real server: every page renders, no exception box, no console error.
 
 Starts ``streamlit run`` with the command line ``dashboard.server`` uses, on a free port,
-over a small labelled test warehouse; drives Debian's chromium through Playwright; saves a
+over a small labelled test warehouse after the topics and trends stages (with alerts,
+:mod:`tests.dashboard.analysed`); drives Debian's chromium through Playwright; saves a
 full-page screenshot of each page under ``build/screenshots/``. Skips (with the reason)
 when chromium or the ``playwright`` package is missing.
 """
@@ -13,13 +14,15 @@ import socket
 import subprocess
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from dashboard.auth import AUTH_ENV
 from dashboard.server import DB_ENV, streamlit_command
-from tests.dashboard import CAMPAIGN, warehouse
+from tests.dashboard import CAMPAIGN
+from tests.dashboard.analysed import analysed_warehouse
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
@@ -32,6 +35,8 @@ PAGES = {
     "posts": "Posts",
     "sql": "SQL",
 }
+CHARTS = {"overview": 2, "topics": 1}
+"""Pages whose Plotly charts must be drawn (the topics and trends stages have run)."""
 QUERY = f"?campaign={CAMPAIGN}&from=2025-03-20&to=2025-04-04"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -77,7 +82,7 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60) -> None
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory):
     sync_playwright = _playwright()
-    db = warehouse()
+    db = analysed_warehouse()
     port = _free_port()
     log = tmp_path_factory.mktemp("server") / "streamlit.log"
     env = {**os.environ, DB_ENV: str(db), AUTH_ENV: "none"}
@@ -105,8 +110,22 @@ def _settle(page, title: str) -> None:
     page.wait_for_timeout(500)
 
 
-def _full_page_screenshot(page, path: Path) -> None:
-    """Streamlit scrolls inside its main container: grow the viewport to fit, then shoot."""
+def _charts_drawn(page, name: str, problems: list[str]) -> None:
+    """Wait until the page's :data:`CHARTS` hold a drawn Plotly plot (Plotly draws after
+    the script run, and only charts scrolled into view)."""
+    expected = CHARTS.get(name, 0)
+    if not expected:
+        return
+    plots = page.locator('[data-testid="stPlotlyChart"] .js-plotly-plot g.cartesianlayer')
+    try:
+        plots.nth(expected - 1).wait_for(state="attached", timeout=30_000)
+    except Exception:  # playwright's TimeoutError: reported below
+        problems.append(f"{name}: {plots.count()} charts drawn, {expected} expected")
+
+
+def _full_page_screenshot(page, path: Path, before: Callable[[], None] | None = None) -> None:
+    """Streamlit scrolls inside its main container: grow the viewport to fit, then shoot
+    (``before`` runs once the viewport is grown, e.g. to wait for the charts)."""
     height = page.evaluate(
         "() => Math.max(...[...document.querySelectorAll("
         '\'[data-testid="stMain"], [data-testid="stAppViewContainer"]\')]'
@@ -114,6 +133,8 @@ def _full_page_screenshot(page, path: Path) -> None:
     )
     page.set_viewport_size({"width": 1440, "height": min(int(height) + 40, 8000)})
     page.wait_for_timeout(600)
+    if before is not None:
+        before()
     page.screenshot(path=str(path), full_page=True)
     page.set_viewport_size({"width": 1440, "height": 900})
 
@@ -155,7 +176,11 @@ def test_every_page_renders_in_chromium(server) -> None:
                 if exceptions.count():
                     problems.append(f"{name}: exception box: {exceptions.first.inner_text()}")
                 assert f"campaign={CAMPAIGN}" in page.url, f"{name}: filters left the URL"
-                _full_page_screenshot(page, SCREENSHOTS / f"{name}.png")
+                _full_page_screenshot(
+                    page,
+                    SCREENSHOTS / f"{name}.png",
+                    lambda n=name: _charts_drawn(page, n, problems),
+                )
         finally:
             browser.close()
     assert not problems, "\n".join(problems)
@@ -183,6 +208,9 @@ def test_dark_theme(server) -> None:
             page.locator('[data-testid="stSidebarNav"] a', has_text="Sentiment").first.click()
             _settle(page, "Sentiment")
             _full_page_screenshot(page, SCREENSHOTS / "sentiment_dark.png")
+            page.locator('[data-testid="stSidebarNav"] a', has_text="Topics").first.click()
+            _settle(page, "Topics")
+            _full_page_screenshot(page, SCREENSHOTS / "topics_dark.png")
         finally:
             browser.close()
     assert not problems, "\n".join(problems)

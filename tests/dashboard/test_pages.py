@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard import data, queries
+from dashboard import data, queries, trend_queries
 from dashboard.auth import AUTH_ENV, UnsafeBinding, auth_mode, is_loopback, password_matches
 from dashboard.queries import Filters
 from dashboard.server import DB_ENV
 from hypewatch.settings import Settings, get_settings
 from tests.dashboard import CAMPAIGN, copy_of, warehouse
+from tests.dashboard.analysed import CONCERN_ALERT_DAY, analysed_warehouse
 from warehouse.read import connect_writer, reading
 from warehouse.writes import mark_write
 
@@ -46,6 +48,15 @@ def bare(monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
+@pytest.fixture
+def analysed(monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Labelled, then the real topics and trends stages, plus alert rows."""
+    path = analysed_warehouse()
+    monkeypatch.setenv(DB_ENV, str(path))
+    monkeypatch.setenv(AUTH_ENV, "none")
+    return path
+
+
 def app(query: dict[str, str | list[str]] | None = None) -> AppTest:
     at = AppTest.from_file(str(APP), default_timeout=60)
     if query:
@@ -70,7 +81,16 @@ def count(path: Path, sql: str, params: list | None = None) -> int:
         return con.execute(sql, params or []).fetchall()[0][0]
 
 
-@pytest.mark.parametrize("source", ["labelled", "bare"])
+def figure(at: AppTest, index: int) -> dict:
+    """The Plotly figure (JSON) of the page's ``index``-th chart."""
+    return json.loads(at.get("plotly_chart")[index].proto.spec)
+
+
+def traces(at: AppTest, index: int) -> dict[str, dict]:
+    return {t.get("name"): t for t in figure(at, index)["data"]}
+
+
+@pytest.mark.parametrize("source", ["labelled", "bare", "analysed"])
 def test_every_page_renders(source: str, request: pytest.FixtureRequest) -> None:
     request.getfixturevalue(source)
     at = app().run()
@@ -263,3 +283,131 @@ def test_cli_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     result = CliRunner().invoke(cli, ["dashboard", "--db", str(tmp_path / "none.duckdb")])
     assert result.exit_code == 1 and "no warehouse" in result.output
     assert len(served) == 1
+
+
+# --- topics, spikes, indices, alerts (the topics and trends stages) -----------------------
+
+TOPIC_POSTS = """
+    SELECT count(*) FROM post_topics pt JOIN post_facts f USING (post_id)
+    ANTI JOIN post_flags fl USING (post_id)
+    WHERE pt.topic_id <> -1 {extra}
+"""
+
+
+def test_topics_page_shows_cards_and_follows_the_filters(analysed: Path) -> None:
+    at = app().run()
+    at.switch_page("views/topics.py").run()
+    assert_clean(at, "topics")
+    assert metric(at, "Posts with a topic") == f"{count(analysed, TOPIC_POSTS.format(extra='')):,}"
+    topics = count(analysed, "SELECT count(*) FROM topics WHERE topic_id <> -1")
+    assert metric(at, "Topics in this period") == str(topics)
+    largest, size = reading_one(
+        analysed,
+        "SELECT name, posts FROM topic_overview WHERE topic_id <> -1 ORDER BY posts DESC LIMIT 1",
+    )
+    assert next(m for m in at.metric if m.label == "Largest topic").delta == largest
+    assert at.markdown[0].value.startswith("#### ")  # first card: the largest topic
+    assert metric(at, "Posts") == f"{size:,}"  # its card's size
+    assert any(m.value.startswith("> ") for m in at.markdown), "no representative post"
+    chart = traces(at, 0)
+    assert largest in chart and all(t["stackgroup"] == "topics" for t in chart.values())
+
+    at.multiselect(key="hw_platforms").set_value(["reddit"]).run()
+    on_reddit = count(analysed, TOPIC_POSTS.format(extra="AND f.platform = 'reddit'"))
+    assert metric(at, "Posts with a topic") == f"{on_reddit:,}"
+    at.date_input(key="hw_dates").set_value((date(2025, 3, 26), date(2025, 3, 27))).run()
+    days = count(
+        analysed,
+        TOPIC_POSTS.format(
+            extra="AND f.platform = 'reddit' AND f.created_at >= '2025-03-26' "
+            "AND f.created_at < '2025-03-28'"
+        ),
+    )
+    assert metric(at, "Posts with a topic") == f"{days:,}" != f"{on_reddit:,}"
+    growth = [m.value for m in at.metric if m.label == "Growth"]
+    assert growth and any(g.endswith("%") for g in growth)  # the days before had posts
+
+
+def reading_one(path: Path, sql: str) -> tuple:
+    with reading(path) as con:
+        return con.execute(sql).fetchone()
+
+
+def test_topic_overview_matches_the_documented_view(analysed: Path) -> None:
+    f = Filters(CAMPAIGN, date(2025, 3, 20), date(2025, 4, 4))
+    with reading(analysed) as con:
+        mine = trend_queries.topic_overview(con, f, include_outliers=True)
+        view = con.execute(
+            "SELECT topic_id, posts, concern_share FROM topic_overview WHERE posts > 0"
+        ).df()
+        hourly = trend_queries.indices(con, f, "hour")
+        stored = con.execute(
+            "SELECT hour_utc AS bucket, hype_index, debate_index FROM trend_indices "
+            "WHERE hour_utc < '2025-04-05' ORDER BY 1"
+        ).df()
+    merged = mine.merge(view, on="topic_id", suffixes=("", "_view"))
+    assert len(merged) == len(view) == len(mine)
+    assert (merged["posts"] == merged["posts_view"]).all()
+    assert (merged["concern_share"] - merged["concern_share_view"]).abs().max() < 1e-9
+    assert abs(mine["share"].sum() - 1) < 1e-9
+    assert hourly["bucket"].tolist() == stored["bucket"].tolist()
+    assert hourly["hype"].fillna(-1).round(9).tolist() == (
+        stored["hype_index"].fillna(-1).round(9).tolist()
+    )
+    with pytest.raises(ValueError, match="grain must be one of"):
+        trend_queries.indices(None, f, "week")  # type: ignore[arg-type]
+
+
+def test_overview_shows_stored_spikes_indices_and_alerts(analysed: Path) -> None:
+    at = app().run()
+    assert_clean(at, "overview")
+    assert not any("hypewatch trends" in i.value for i in at.info)
+    alerts = count(analysed, "SELECT count(*) FROM alerts")
+    box = [m.value for m in at.markdown if "alerts in this period" in m.value]
+    assert box and f"**{alerts} alerts in this period**" in box[0]
+    listed = next(m.value for m in at.markdown if "UTC** ·" in m.value)
+    assert listed.index("Apr 03") < listed.index("Mar 27")  # newest first
+    assert "concern share" in listed and "volume spike" in listed
+
+    volume = traces(at, 0)
+    spikes = count(analysed, "SELECT count(*) FROM spikes WHERE series = 'all'")
+    assert len(volume["Spike (peak)"]["x"]) == spikes
+    top_topic = reading_one(
+        analysed, "SELECT top_topics[1] FROM spikes WHERE series = 'all' ORDER BY spike_id"
+    )[0]
+    assert top_topic in volume["Spike (peak)"]["text"][0]
+    indices = traces(at, 1)
+    assert set(indices) == {"Hype index", "Debate index"}
+    days = count(analysed, "SELECT count(DISTINCT hour_utc::DATE) FROM trend_indices")
+    assert len(indices["Hype index"]["x"]) == days
+    at.segmented_control(key="ov_index_grain").set_value("hour").run()
+    hours = count(analysed, "SELECT count(*) FROM trend_indices")
+    assert len(traces(at, 1)["Hype index"]["x"]) == hours
+
+    at.date_input(key="hw_dates").set_value((date(2025, 3, 20), date(2025, 3, 24))).run()
+    assert not any("alerts in this period" in m.value for m in at.markdown)
+    assert "Spike (peak)" not in traces(at, 0)
+    at.date_input(key="hw_dates").set_value(
+        (date.fromisoformat(CONCERN_ALERT_DAY), date.fromisoformat(CONCERN_ALERT_DAY))
+    ).run()
+    box = [m.value for m in at.markdown if "alert" in m.value and "period" in m.value]
+    assert box == [":material/notifications_active: **1 alert in this period** (newest first)"]
+
+
+def test_without_trends_and_topics_the_pages_say_how_to_get_them(labelled: Path) -> None:
+    at = app().run()
+    assert_clean(at, "overview")
+    notices = [i.value for i in at.info if "hypewatch trends" in i.value]
+    assert len(notices) == 2  # spikes, indices
+    assert "Spike (peak)" not in traces(at, 0)
+    assert not any("alerts in this period" in m.value for m in at.markdown)
+    at.switch_page("views/topics.py").run()
+    assert any("hypewatch topics" in i.value for i in at.info)
+    assert not at.get("plotly_chart")
+
+
+def test_load_finds_queries_in_both_modules() -> None:
+    assert data.query("headline") is queries.headline
+    assert data.query("topic_overview") is trend_queries.topic_overview
+    with pytest.raises(ValueError, match="no query named 'nope'"):
+        data.load("nope")
