@@ -1,7 +1,8 @@
 """Campaign files: a campaign is a TOML file (``campaigns/NAME.toml``), nothing more.
 
 A campaign names its time window, the queries per platform, the entities it tracks (with
-aliases, for share of voice) and dated events (for timeline annotations). See
+aliases, for share of voice), dated events (for timeline annotations) and alert thresholds
+(``[alerts]``, see docs/metrics.md#alerts). See
 ``campaigns/gpt4o-image-launch.toml`` for a complete example.
 """
 
@@ -65,6 +66,28 @@ class Event(_Strict):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+class Alerts(_Strict):
+    """The ``[alerts]`` table: a rule fires when a bucket crosses its threshold (docs/metrics.md).
+
+    A rule left out is off. The webhook URL is a secret and lives in the settings
+    (``HYPEWATCH_ALERT_WEBHOOK_URL``), never in a campaign file.
+    """
+
+    spike_score: float | None = Field(default=None, gt=0)
+    """Robust spike score of an hour of all posts (also the spike threshold of the trends)."""
+    negative_share: float | None = Field(default=None, gt=0, le=1)
+    """Share of a UTC day's sentiment-labelled posts that are negative."""
+    concern_share: float | None = Field(default=None, gt=0, le=1)
+    """Share of a UTC day's copyright-labelled posts labelled ``concern``."""
+    min_posts: int = Field(default=50, ge=1)
+    """Posts a bucket needs before any rule may fire on it (labelled posts for the shares)."""
+
+    def rules(self) -> dict[str, float]:
+        """The rules that are on, with their thresholds."""
+        names = ("spike_score", "negative_share", "concern_share")
+        return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
+
+
 class Campaign(_Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
     title: str
@@ -74,7 +97,7 @@ class Campaign(_Strict):
     queries: Queries = Field(default_factory=Queries)
     entities: list[Entity] = Field(default_factory=list)
     events: list[Event] = Field(default_factory=list)
-    alerts: dict[str, float] = Field(default_factory=dict)
+    alerts: Alerts = Field(default_factory=Alerts)
 
     @field_validator("start", "end")
     @classmethod

@@ -19,11 +19,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 DbOption = Annotated[
     Path | None,
-    typer.Option("--db", help="Warehouse file [default: $HYPEWATCH_DB or data/hypewatch.duckdb]"),
+    typer.Option("--db", help="Warehouse file (default: $HYPEWATCH_DB or data/hypewatch.duckdb)"),
 ]
 CampaignOption = Annotated[
     str | None,
-    typer.Option("--campaign", help="Campaign name or .toml path [default: all posts]"),
+    typer.Option("--campaign", help="Campaign name or .toml path (default: all posts)"),
 ]
 
 
@@ -145,20 +145,24 @@ def topics_stage(con: Any, campaign: str | None, *, refit: bool = False) -> Any:
 
 
 def trends_stage(con: Any, campaign: str | None, *, include_flagged: bool = False) -> list:
-    """Duplicates, spikes and indices as one ``analysis_runs`` row; returns the reports."""
+    """Duplicates, spikes and indices as one ``analysis_runs`` row, then the campaign's
+    alerts (stored, printed, sent to the webhook when one is set); returns the reports."""
     from dataclasses import replace
 
     from analysis.trends import TrendSettings, run_trends
     from hypewatch.settings import get_settings
     from warehouse.writes import finish_analysis_run, start_analysis_run
 
-    settings = TrendSettings.from_settings(get_settings())
+    app_settings = get_settings()
+    settings = TrendSettings.from_settings(app_settings)
     if include_flagged:
         settings = replace(settings, exclude_flagged=False)
+    _reload_campaign(con, campaign)
     run = start_analysis_run(con, "trends", campaign=campaign, models=["minhash"])
     start = time.perf_counter()
     try:
         reports = run_trends(con, campaign, settings, all_campaigns=campaign is None)
+        _fire_alerts(con, [r.campaign for r in reports], settings, app_settings)
     except BaseException as exc:
         finish_analysis_run(
             con, run, posts=0, seconds=time.perf_counter() - start, status="failed",
@@ -167,7 +171,93 @@ def trends_stage(con: Any, campaign: str | None, *, include_flagged: bool = Fals
         raise
     posts = sum(r.flags.posts for r in reports)
     finish_analysis_run(con, run, posts=posts, seconds=time.perf_counter() - start)
+    _deliver_alerts(con, app_settings)
     return reports
+
+
+def _reload_campaign(con: Any, campaign: str | None) -> None:
+    """Load ``campaigns_dir/NAME.toml`` again when it changed since it was stored, so an
+    edited ``[alerts]`` (or entity list) counts from this run on."""
+    import orjson
+
+    from hypewatch.campaigns import CampaignError
+    from hypewatch.cli import load_campaign_named, out
+    from warehouse.writes import store_campaign
+
+    if campaign is None:
+        return
+    try:
+        camp = load_campaign_named(campaign)
+    except CampaignError:
+        return  # not in campaigns_dir (loaded from a path earlier): keep the stored one
+    row = con.execute("SELECT config FROM campaigns WHERE campaign = ?", [campaign]).fetchone()
+    if row is not None and orjson.loads(row[0]) == orjson.loads(camp.model_dump_json()):
+        return
+    store_campaign(con, camp)
+    if row is not None:
+        out.print(
+            f"campaign {campaign}: file changed since it was loaded; reloaded", highlight=False
+        )
+
+
+def _fire_alerts(con: Any, campaigns: list, settings: Any, app_settings: Any) -> list:
+    """Evaluate each campaign's ``[alerts]`` (as loaded in the warehouse); prints the count."""
+    from analysis.alerts import evaluate_alerts, stored_thresholds
+    from hypewatch.campaigns import Alerts
+    from hypewatch.cli import out
+
+    fired = []
+    for name in campaigns:
+        config = stored_thresholds(con, name) if name is not None else None
+        if config is None:
+            continue
+        thresholds = Alerts.model_validate(config)
+        if not thresholds.rules():
+            continue
+        new = evaluate_alerts(
+            con,
+            name,
+            thresholds,
+            include_flagged=not settings.exclude_flagged,
+            pending=app_settings.alert_webhook_url is not None,
+        )
+        fired.extend(new)
+        rules = ", ".join(f"{r} >= {v:g}" for r, v in thresholds.rules().items())
+        out.print(
+            f"alerts for {name}: {len(new)} fired ({rules}; buckets of at least "
+            f"{thresholds.min_posts} posts)",
+            highlight=False,
+        )
+        for alert in new[:10]:
+            out.print(f"  {alert.message}", highlight=False, markup=False)
+        if len(new) > 10:
+            out.print(f"  ... and {len(new) - 10} more (table alerts)", highlight=False)
+    return fired
+
+
+def _deliver_alerts(con: Any, app_settings: Any) -> None:
+    """POST new, pending and failed alerts to the webhook; never fails the stage."""
+    import logging
+
+    from hypewatch.cli import err, out
+    from hypewatch.webhooks import deliver_alerts
+
+    if app_settings.alert_webhook_url is None:
+        return
+    try:
+        report = deliver_alerts(
+            con,
+            app_settings.alert_webhook_url,
+            timeout_s=app_settings.alert_webhook_timeout_s,
+            attempts=app_settings.alert_webhook_attempts,
+            budget_s=app_settings.alert_webhook_budget_s,
+        )
+    except Exception as exc:  # delivery never blocks or fails the pipeline
+        logging.getLogger(__name__).warning("alert delivery failed: %s", type(exc).__name__)
+        err.print(f"warning: alerts not delivered ({type(exc).__name__}); the next run retries")
+        return
+    if report is not None and (report.sent or report.failed or report.pending):
+        out.print(f"alert webhook: {report.summary()} ({report.seconds:.1f} s)", highlight=False)
 
 
 def _print_trends(con: Any, report: Any) -> None:

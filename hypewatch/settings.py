@@ -63,6 +63,20 @@ class Settings(BaseSettings):
     trends_exclude_flagged: bool = True
     """Leave near-duplicate and bot-like posts out of spikes and indices."""
 
+    # alerts (analysis/alerts.py, hypewatch/webhooks.py) and scheduling (hypewatch/schedule.py)
+    alert_webhook_url: SecretStr | None = None
+    """Slack-compatible incoming webhook that fired alerts are POSTed to (a secret: never
+    stored in the warehouse or printed). Unset: alerts are stored, not sent."""
+    alert_webhook_timeout_s: float = 3.0
+    """Connect/read timeout of one webhook request."""
+    alert_webhook_attempts: int = 3
+    """Attempts per message on 5xx, 429 and network errors (exponential backoff between)."""
+    alert_webhook_budget_s: float = 5.0
+    """Longest time a run waits for webhook deliveries; what is not sent by then stays
+    ``pending`` and is retried by the next run."""
+    schedule_file: Path = Path("schedule.toml")
+    """``hypewatch schedule``'s job file (``--config`` overrides it); see docs/scheduling.md."""
+
     # dashboard
     dashboard_host: str = "127.0.0.1"
     dashboard_port: int = 8501

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hypewatch.campaigns import CampaignError, find_campaign, load_campaign
+from hypewatch.campaigns import Alerts, CampaignError, find_campaign, load_campaign
 from hypewatch.settings import PROJECT_ROOT
 from warehouse.db import connect
 from warehouse.writes import store_campaign
@@ -75,3 +75,33 @@ def test_bad_campaign_files_name_the_problem(tmp_path: Path, body: str, message:
 def test_unknown_campaign_lists_the_known_ones() -> None:
     with pytest.raises(CampaignError, match="gpt4o-image-launch"):
         find_campaign("nope", CAMPAIGNS)
+
+
+def test_alerts_are_typed_with_a_min_posts_guard() -> None:
+    alerts = find_campaign("gpt4o-image-launch", CAMPAIGNS).alerts
+    assert set(alerts.rules()) == {"spike_score", "negative_share", "concern_share"}
+    assert alerts.min_posts >= 20
+    assert Alerts().rules() == {} and Alerts().min_posts == 50  # every rule off by default
+
+
+@pytest.mark.parametrize(
+    ("alerts", "message"),
+    [
+        (
+            "negative_share = 1.5",
+            r"alerts\.negative_share: Input should be less than or equal to 1",
+        ),
+        ("concern_share = 0", r"alerts\.concern_share: Input should be greater than 0"),
+        ("spike_score = 'high'", r"alerts\.spike_score: Input should be a valid number"),
+        ("min_posts = 0", r"alerts\.min_posts: Input should be greater than or equal to 1"),
+        ("webhook = 'https://hooks.example/x'", r"alerts\.webhook: Extra inputs are not permitted"),
+    ],
+)
+def test_bad_alerts_name_the_field(tmp_path: Path, alerts: str, message: str) -> None:
+    path = tmp_path / "a.toml"
+    path.write_text(
+        "name='a'\ntitle='t'\nstart=2025-01-01T00:00:00Z\nend=2025-01-02T00:00:00Z\n"
+        f"[alerts]\n{alerts}\n"
+    )
+    with pytest.raises(CampaignError, match=message):
+        load_campaign(path)
