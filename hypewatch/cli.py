@@ -29,7 +29,7 @@ app = typer.Typer(
 )
 # Piped output (files, tests) is not folded at 80 columns.
 out = Console(width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
 
 DEFAULT_CAMPAIGN = "gpt4o-image-launch"
 USER_ERRORS = (WarehouseError, CampaignError, InputFileError, duckdb.Error, ValueError)
@@ -53,7 +53,7 @@ def friendly_errors(func: F) -> F:
 
 DbOption = Annotated[
     Path | None,
-    typer.Option("--db", help="Warehouse file [default: $HYPEWATCH_DB or data/hypewatch.duckdb]"),
+    typer.Option("--db", help="Warehouse file (default: $HYPEWATCH_DB or data/hypewatch.duckdb)"),
 ]
 CampaignOption = Annotated[
     str | None, typer.Option("--campaign", help="Campaign name or .toml path")
@@ -248,7 +248,7 @@ def _serve(path: Path) -> None:
 @friendly_errors
 def analyze(
     campaign: CampaignOption = None,
-    device: Annotated[str | None, typer.Option(help="auto|cpu|cuda [default: settings]")] = None,
+    device: Annotated[str | None, typer.Option(help="auto|cpu|cuda (default: settings)")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Encoder batch size", min=1)] = None,
     db: DbOption = None,
 ) -> None:
@@ -303,7 +303,7 @@ def train(
     data: Annotated[Path, typer.Option("--data", help="JSON Lines of {text, label}")],
     dev: Annotated[Path | None, typer.Option("--dev", help="Labelled set to report")] = None,
     out_dir: Annotated[
-        Path | None, typer.Option("--out", help="Head folder [default: analysis/models/TASK]")
+        Path | None, typer.Option("--out", help="Head folder (default: analysis/models/TASK)")
     ] = None,
     seed: Annotated[int, typer.Option(help="Random seed")] = 0,
 ) -> None:
@@ -460,6 +460,8 @@ def _print_status(path: Path) -> None:
 
 from hypewatch.cli_collect import collect_command, reparse_command  # noqa: E402
 from hypewatch.cli_dashboard import dashboard_command  # noqa: E402
+from hypewatch.cli_report import report_command  # noqa: E402
+from hypewatch.cli_schedule import schedule_command  # noqa: E402
 from hypewatch.cli_topics import topics_command, trends_command  # noqa: E402
 
 app.command("collect")(collect_command)
@@ -467,6 +469,8 @@ app.command("reparse")(reparse_command)
 app.command("dashboard")(dashboard_command)
 app.command("topics")(topics_command)
 app.command("trends")(trends_command)
+app.command("report")(report_command)
+app.command("schedule")(schedule_command)
 
 
 def main() -> None:

@@ -17,10 +17,10 @@ import typer
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-SOURCES_HELP = "x|bluesky|mastodon|reddit|hn; repeat for several [default: all]"
+SOURCES_HELP = "x|bluesky|mastodon|reddit|hn; repeat for several (default: all)"
 DbOption = Annotated[
     Path | None,
-    typer.Option("--db", help="Warehouse file [default: $HYPEWATCH_DB or data/hypewatch.duckdb]"),
+    typer.Option("--db", help="Warehouse file (default: $HYPEWATCH_DB or data/hypewatch.duckdb)"),
 ]
 
 
@@ -55,10 +55,10 @@ def collect_command(
     source: Annotated[list[str] | None, typer.Option("--source", "-s", help=SOURCES_HELP)] = None,
     since: Annotated[
         str | None,
-        typer.Option(help="Window start, UTC date or date-time [default: campaign start]"),
+        typer.Option(help="Window start, UTC date or date-time (default: campaign start)"),
     ] = None,
     until: Annotated[
-        str | None, typer.Option(help="Window end, UTC date or date-time [default: campaign end]")
+        str | None, typer.Option(help="Window end, UTC date or date-time (default: campaign end)")
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show the requests and cursors; fetch nothing")
@@ -143,7 +143,7 @@ def _print_reports(out: Any, reports: list, dry_run: bool) -> None:
 def reparse_command(
     format: Annotated[
         list[str] | None,
-        typer.Option("--format", "-f", help="Payload format(s) to re-parse [default: all]"),
+        typer.Option("--format", "-f", help="Payload format(s) to re-parse (default: all)"),
     ] = None,
     db: DbOption = None,
 ) -> None:

@@ -15,20 +15,20 @@ def dashboard_command(
     db: Annotated[
         Path | None,
         typer.Option(
-            "--db", help="Warehouse file [default: $HYPEWATCH_DB or data/hypewatch.duckdb]"
+            "--db", help="Warehouse file (default: $HYPEWATCH_DB or data/hypewatch.duckdb)"
         ),
     ] = None,
     host: Annotated[
         str | None,
         typer.Option(
             "--host",
-            help="Address to bind [default: $HYPEWATCH_DASHBOARD_HOST or 127.0.0.1]; any other "
+            help="Address to bind (default: $HYPEWATCH_DASHBOARD_HOST or 127.0.0.1); any other "
             "than loopback needs HYPEWATCH_DASHBOARD_PASSWORD or the OIDC login settings",
         ),
     ] = None,
     port: Annotated[
         int | None,
-        typer.Option("--port", help="Port [default: $HYPEWATCH_DASHBOARD_PORT or 8501]"),
+        typer.Option("--port", help="Port (default: $HYPEWATCH_DASHBOARD_PORT or 8501)"),
     ] = None,
 ) -> None:
     """Open the dashboard (Overview, Sentiment, Topics, Copyright debate, Share of voice,
