@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import orjson
 import pytest
 
 from ingest.model import Author, ParseResult, Post, RawPayload, Reject
@@ -200,3 +201,93 @@ def test_write_mark_moves_only_when_data_changed(db: Path) -> None:
     assert con.execute("SELECT written_at, rows FROM write_marks").fetchone() == first
     store_batch(con, batch(5, likes=9))
     assert con.execute("SELECT rows FROM write_marks").fetchone() == (5,)
+
+
+def test_raw_payloads_round_trip_and_are_zstd_compressed(db: Path) -> None:
+    con = connect(db)
+    result = batch(3)
+    result.raw[1].payload = {"data": [{"id": "1", "text": 'ジブリ 🎨 "quoted"\n', "n": 2**40}]}
+    store_batch(con, result)
+    con.execute("CHECKPOINT")
+    stored = con.execute(
+        "SELECT post_id, payload, payload_md5 = md5(payload) FROM raw_payloads ORDER BY post_id"
+    ).fetchall()
+    assert [(pid, orjson.loads(text), ok) for pid, text, ok in stored] == [
+        (r.post_id, r.payload, True) for r in result.raw
+    ]
+    (sql,) = con.execute(
+        "SELECT sql FROM duckdb_tables() WHERE table_name = 'raw_payloads'"
+    ).fetchone()
+    assert "USING COMPRESSION ZSTD" in sql.upper()
+
+
+def test_a_payload_json_cannot_hold_is_kept_as_its_text(db: Path) -> None:
+    con = connect(db)
+    result = batch(1)
+    result.raw[0].payload = {"data": [{"id": "0", "big": 2**70}]}  # orjson: int64 range only
+    store_batch(con, result)
+    (text,) = con.execute("SELECT payload FROM raw_payloads").fetchone()
+    assert orjson.loads(text) == str(result.raw[0].payload)
+
+
+def test_raw_payload_added_only_when_it_changed(db: Path) -> None:
+    con = connect(db)
+    store_batch(con, batch(4))
+    store_batch(con, batch(4))  # same payloads: nothing added
+    assert count(con, "raw_payloads") == 4
+    changed = batch(4)
+    changed.raw[2].payload = {"data": [{"id": "2", "text": "edited"}]}
+    store_batch(con, changed)
+    rows = con.execute(
+        "SELECT post_id, count(*) FROM raw_payloads GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    assert rows == [("x:0", 1), ("x:1", 1), ("x:2", 2), ("x:3", 1)]
+
+
+def test_repeated_post_in_one_batch_keeps_each_distinct_payload_once(db: Path) -> None:
+    con = connect(db)
+    doubled = batch(2)
+    doubled.extend(batch(2))  # the same posts and payloads again (an X page quoting them)
+    doubled.extend(batch(1, likes=5))
+    doubled.raw[-1].payload = {"data": [{"id": "0", "public_metrics": {"like_count": 5}}]}
+    counts = store_batch(con, doubled)
+    assert (counts.fetched, counts.new) == (2, 2)
+    assert count(con, "raw_payloads") == 3  # x:0 twice (two payloads), x:1 once
+    # the last occurrence of a post wins
+    assert con.execute("SELECT likes FROM post_metrics WHERE post_id = 'x:0'").fetchone() == (5,)
+
+
+def test_rejects_alone_are_kept_with_their_run(db: Path) -> None:
+    con = connect(db)
+    run = start_run(con, "import:x-v2")
+    rejects = ParseResult(
+        rejects=[Reject("x-v2", "x-v2: bad", {"id": 1}), Reject("x-v2", "x", "l")]
+    )
+    counts = store_batch(con, rejects, run_id=run)
+    assert (counts.fetched, counts.rejected, counts.new) == (2, 2, 0)
+    rows = con.execute("SELECT run_id, reason, payload FROM rejects ORDER BY reason").fetchall()
+    assert rows == [(run, "x", "l"), (run, "x-v2: bad", '{"id":1}')]
+    assert count(con, "posts") == 0
+
+
+def test_upgrade_to_zstd_raw_payloads_keeps_them(db: Path) -> None:
+    old = duckdb.connect(str(db))  # a warehouse as version 6 left it
+    old.execute(
+        "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, "
+        "name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"
+    )
+    for migration in migrations()[:6]:
+        old.execute(migration.sql)
+        old.execute("INSERT INTO schema_version VALUES (?, ?, now())", [migration.version, "m"])
+    old.execute(
+        "INSERT INTO raw_payloads VALUES ('x:1', 'x-v2', '2025-03-25 17:00', md5('{\"id\":1}'), "
+        "'{\"id\":1}')"
+    )
+    old.close()
+    con = connect(db)
+    assert schema_version(con) == code_version()
+    assert con.execute("SELECT post_id, payload FROM raw_payloads").fetchall() == [
+        ("x:1", '{"id":1}')
+    ]
+    store_batch(con, batch(2))
+    assert count(con, "raw_payloads") == 3

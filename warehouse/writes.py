@@ -3,11 +3,14 @@
 Every write goes through Arrow tables registered with DuckDB and set-based SQL, never a
 Python loop of single-row inserts. :func:`store_batch` stores one batch of parsed posts in
 one transaction, together with the collection run's counters and cursor, so a batch is
-either stored whole, with its cursor, or not at all.
+either stored whole, with its cursor, or not at all. It is :func:`prepare_batch` (Python:
+parsed objects -> Arrow tables) followed by :func:`write_batch` (DuckDB only), so that a
+pipeline can prepare the next batch while DuckDB writes this one.
 
 Idempotency: a post already stored is never inserted twice. A re-collected post updates
 its row only where a field changed (e.g. after a parser fix), and adds an engagement
-snapshot to ``post_metrics`` only when its counts changed.
+snapshot to ``post_metrics`` only when its counts changed; a raw payload is added only
+when it differs (md5) from every payload already stored for that post.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Any
 
 import duckdb
@@ -26,6 +30,11 @@ from ingest.model import Author, ParseResult, Post, RawPayload, Reject
 _TS = pa.timestamp("us")
 _TS_UTC = pa.timestamp("us", tz="UTC")
 
+_POST_COLUMNS = (
+    "post_id", "platform", "native_id", "campaign", "author_id", "created_at", "collected_at",
+    "lang", "text", "url", "reply_to_id", "quote_of_id", "repost_of_id", "conversation_id",
+    "hashtags",
+)  # fmt: skip
 # Post columns that a re-collection may change (``campaign``/``collected_at`` keep their
 # first value).
 _MUTABLE_POST_COLUMNS = (
@@ -59,62 +68,83 @@ def _timestamps(values: Sequence[datetime | None]) -> pa.Array:
     return pa.array(values, type=_TS_UTC).cast(_TS)
 
 
-def _json_text(value: Any) -> str:
+def _json_bytes(value: Any) -> bytes:
+    """``value`` as JSON (UTF-8); a value JSON cannot hold becomes its ``str()`` as a string."""
     try:
-        return orjson.dumps(value).decode()
+        return orjson.dumps(value)
     except TypeError:
-        return orjson.dumps(str(value)).decode()
+        return orjson.dumps(str(value))
+
+
+def _json_column(values: Iterable[Any]) -> pa.Array:
+    """A string column of JSON texts, serialised straight to UTF-8 bytes (no ``str`` copies)."""
+    values = list(values)
+    dumps = orjson.dumps
+    try:
+        texts = [dumps(v) for v in values]
+    except TypeError:  # rare: something orjson cannot serialise; redo one by one
+        texts = [_json_bytes(v) for v in values]
+    return pa.array(texts, type=pa.binary()).cast(pa.string())
+
+
+def _last_wins(items: Sequence[Any], key: str) -> Sequence[Any]:
+    """``items`` with one item per ``key`` value, the last one, in first-seen order."""
+    get = attrgetter(key)
+    last = {get(item): i for i, item in enumerate(items)}
+    if len(last) == len(items):
+        return items
+    return [items[i] for i in last.values()]
+
+
+def _columns(items: Sequence[Any], names: Iterable[str]) -> dict[str, list]:
+    return {name: list(map(attrgetter(name), items)) for name in names}
 
 
 def posts_table(posts: Sequence[Post], campaign: str | None, collected_at: datetime) -> pa.Table:
-    """Column-wise Arrow table of posts (one row per post, batch order kept in ``_i``)."""
+    """Column-wise Arrow table of posts, one row per post (the last of duplicates wins)."""
+    posts = _last_wins(posts, "post_id")
     n = len(posts)
-
-    def col(name: str) -> list:
-        return [getattr(p, name) for p in posts]
-
+    col = _columns(posts, Post.__slots__)
+    string = pa.string()
     return pa.table(
         {
-            "_i": pa.array(range(n), type=pa.int64()),
-            "post_id": pa.array(col("post_id"), type=pa.string()),
-            "platform": pa.array(col("platform"), type=pa.string()),
-            "native_id": pa.array(col("native_id"), type=pa.string()),
-            "campaign": pa.array([campaign] * n, type=pa.string()),
-            "author_id": pa.array(col("author_id"), type=pa.string()),
-            "created_at": _timestamps(col("created_at")),
-            "collected_at": pa.array([collected_at] * n, type=_TS),
-            "lang": pa.array(col("lang"), type=pa.string()),
-            "text": pa.array(col("text"), type=pa.string()),
-            "url": pa.array(col("url"), type=pa.string()),
-            "reply_to_id": pa.array(col("reply_to_id"), type=pa.string()),
-            "quote_of_id": pa.array(col("quote_of_id"), type=pa.string()),
-            "repost_of_id": pa.array(col("repost_of_id"), type=pa.string()),
-            "conversation_id": pa.array(col("conversation_id"), type=pa.string()),
-            "hashtags": pa.array(col("hashtags"), type=pa.list_(pa.string())),
-            **{m: pa.array(col(m), type=pa.int64()) for m in _METRICS},
+            "post_id": pa.array(col["post_id"], type=string),
+            "platform": pa.array(col["platform"], type=string),
+            "native_id": pa.array(col["native_id"], type=string),
+            "campaign": pa.nulls(n, string) if campaign is None else pa.repeat(campaign, n),
+            "author_id": pa.array(col["author_id"], type=string),
+            "created_at": _timestamps(col["created_at"]),
+            "collected_at": pa.repeat(pa.scalar(collected_at, type=_TS), n),
+            "lang": pa.array(col["lang"], type=string),
+            "text": pa.array(col["text"], type=string),
+            "url": pa.array(col["url"], type=string),
+            "reply_to_id": pa.array(col["reply_to_id"], type=string),
+            "quote_of_id": pa.array(col["quote_of_id"], type=string),
+            "repost_of_id": pa.array(col["repost_of_id"], type=string),
+            "conversation_id": pa.array(col["conversation_id"], type=string),
+            "hashtags": pa.array(col["hashtags"], type=pa.list_(string)),
+            **{m: pa.array(col[m], type=pa.int64()) for m in _METRICS},
         }
     )
 
 
 def _authors_table(authors: Sequence[Author], seen_at: datetime) -> pa.Table:
-    def col(name: str) -> list:
-        return [getattr(a, name) for a in authors]
-
-    n = len(authors)
+    authors = _last_wins(authors, "author_id")
+    col = _columns(authors, Author.__slots__)
+    string, int64 = pa.string(), pa.int64()
     return pa.table(
         {
-            "_i": pa.array(range(n), type=pa.int64()),
-            "author_id": pa.array(col("author_id"), type=pa.string()),
-            "platform": pa.array(col("platform"), type=pa.string()),
-            "native_id": pa.array(col("native_id"), type=pa.string()),
-            "handle": pa.array(col("handle"), type=pa.string()),
-            "display_name": pa.array(col("display_name"), type=pa.string()),
-            "followers": pa.array(col("followers"), type=pa.int64()),
-            "following": pa.array(col("following"), type=pa.int64()),
-            "post_count": pa.array(col("post_count"), type=pa.int64()),
-            "verified": pa.array(col("verified"), type=pa.bool_()),
-            "created_at": _timestamps(col("created_at")),
-            "seen_at": pa.array([seen_at] * n, type=_TS),
+            "author_id": pa.array(col["author_id"], type=string),
+            "platform": pa.array(col["platform"], type=string),
+            "native_id": pa.array(col["native_id"], type=string),
+            "handle": pa.array(col["handle"], type=string),
+            "display_name": pa.array(col["display_name"], type=string),
+            "followers": pa.array(col["followers"], type=int64),
+            "following": pa.array(col["following"], type=int64),
+            "post_count": pa.array(col["post_count"], type=int64),
+            "verified": pa.array(col["verified"], type=pa.bool_()),
+            "created_at": _timestamps(col["created_at"]),
+            "seen_at": pa.repeat(pa.scalar(seen_at, type=_TS), len(authors)),
         }
     )
 
@@ -124,134 +154,243 @@ def _raw_table(raw: Sequence[RawPayload], collected_at: datetime) -> pa.Table:
         {
             "post_id": pa.array([r.post_id for r in raw], type=pa.string()),
             "format": pa.array([r.format for r in raw], type=pa.string()),
-            "collected_at": pa.array([collected_at] * len(raw), type=_TS),
-            "payload": pa.array([_json_text(r.payload) for r in raw], type=pa.string()),
+            "collected_at": pa.repeat(pa.scalar(collected_at, type=_TS), len(raw)),
+            "payload": _json_column(r.payload for r in raw),
         }
     )
 
 
-def _rejects_table(rejects: Sequence[Reject], run_id: int | None, at: datetime) -> pa.Table:
+def _rejects_table(rejects: Sequence[Reject], at: datetime) -> pa.Table:
     def text(payload: Any) -> str:
-        return payload if isinstance(payload, str) else _json_text(payload)
+        return payload if isinstance(payload, str) else _json_bytes(payload).decode()
 
     return pa.table(
         {
-            "run_id": pa.array([run_id] * len(rejects), type=pa.int64()),
             "format": pa.array([r.format for r in rejects], type=pa.string()),
             "reason": pa.array([r.reason for r in rejects], type=pa.string()),
             "payload": pa.array([text(r.payload) for r in rejects], type=pa.string()),
-            "rejected_at": pa.array([at] * len(rejects), type=_TS),
+            "rejected_at": pa.repeat(pa.scalar(at, type=_TS), len(rejects)),
         }
     )
 
 
-def _store_posts(con: duckdb.DuckDBPyConnection, table: pa.Table) -> tuple[int, int]:
-    """Insert new posts, update changed ones, snapshot changed metrics -> (new, updated)."""
-    con.register("_batch_posts", table)
-    try:
-        # Last occurrence of each post in the batch wins.
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE _stage AS SELECT * EXCLUDE (_i) FROM _batch_posts "
-            "QUALIFY row_number() OVER (PARTITION BY post_id ORDER BY _i DESC) = 1"
-        )
-    finally:
-        con.unregister("_batch_posts")
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _existing AS "
-        "SELECT post_id FROM _stage SEMI JOIN posts USING (post_id)"
-    )
-    post_columns = [
-        r[0] for r in con.execute("SELECT name FROM pragma_table_info('posts')").fetchall()
-    ]
-    new = con.execute(
-        f"INSERT INTO posts SELECT {', '.join(post_columns)} FROM _stage "
-        "ANTI JOIN _existing USING (post_id)"
-    ).fetchone()[0]
+@dataclass
+class PreparedBatch:
+    """One parsed batch as Arrow tables, ready for :func:`write_batch` (no DuckDB needed).
 
+    ``raw_unique`` says that no post has two raw payloads in the batch, so the payloads
+    need no de-duplication among themselves.
+    """
+
+    posts: pa.Table | None
+    authors: pa.Table | None
+    raw: pa.Table | None
+    rejects: pa.Table | None
+    fetched: int
+    raw_unique: bool
+
+
+def prepare_batch(
+    result: ParseResult, *, campaign: str | None = None, collected_at: datetime | None = None
+) -> PreparedBatch:
+    """Turn a :class:`ParseResult` into Arrow tables; pure Python/Arrow, thread-safe."""
+    at = collected_at or utcnow()
+    posts = posts_table(result.posts, campaign, at) if result.posts else None
+    raw_ids = {r.post_id for r in result.raw}
+    return PreparedBatch(
+        posts=posts,
+        authors=_authors_table(result.authors, at) if result.authors else None,
+        raw=_raw_table(result.raw, at) if result.raw else None,
+        rejects=_rejects_table(result.rejects, at) if result.rejects else None,
+        # X pages repeat quoted tweets: a post counts once per batch
+        fetched=(posts.num_rows if posts is not None else 0) + len(result.rejects),
+        raw_unique=len(raw_ids) == len(result.raw),
+    )
+
+
+def _store_authors(con: duckdb.DuckDBPyConnection) -> None:
+    """Upsert the registered ``_batch_authors``: reported values win, NULLs keep old ones."""
+    con.execute(
+        """
+        INSERT INTO authors
+        SELECT author_id, platform, native_id, handle, display_name, followers, following,
+               post_count, verified, created_at, seen_at, seen_at
+        FROM _batch_authors
+        ON CONFLICT (author_id) DO UPDATE SET
+            handle = coalesce(excluded.handle, handle),
+            display_name = coalesce(excluded.display_name, display_name),
+            followers = coalesce(excluded.followers, followers),
+            following = coalesce(excluded.following, following),
+            post_count = coalesce(excluded.post_count, post_count),
+            verified = coalesce(excluded.verified, verified),
+            created_at = coalesce(excluded.created_at, created_at),
+            last_seen = greatest(excluded.last_seen, last_seen)
+        """
+    )
+
+
+_ANY_METRIC = " OR ".join(f"{m} IS NOT NULL" for m in _METRICS)
+_INSERT_POSTS = f"INSERT INTO posts SELECT {', '.join(_POST_COLUMNS)} FROM _batch_posts"
+_INSERT_METRICS = (
+    f"INSERT INTO post_metrics SELECT post_id, collected_at, {', '.join(_METRICS)} "
+    "FROM _batch_posts"
+)
+
+
+def _store_posts(con: duckdb.DuckDBPyConnection) -> tuple[int, int, bool]:
+    """Insert new posts, update changed ones, snapshot changed metrics.
+
+    Reads the registered ``_batch_posts``; returns (new, updated, any post existed). When
+    none of the batch's posts is stored yet (the usual first load), they are inserted
+    with their metrics without any comparison. Otherwise the posts already stored are
+    kept in the temp table ``_existing`` for :func:`_store_raw`.
+    """
+    existing = con.execute(
+        "CREATE OR REPLACE TEMP TABLE _existing AS "
+        "SELECT post_id FROM _batch_posts SEMI JOIN posts USING (post_id)"
+    ).fetchone()[0]
+    if not existing:
+        new = con.execute(_INSERT_POSTS).fetchone()[0]
+        con.execute(f"{_INSERT_METRICS} WHERE {_ANY_METRIC}")
+        return new, 0, False
+
+    new = con.execute(f"{_INSERT_POSTS} ANTI JOIN _existing USING (post_id)").fetchone()[0]
     changed = " OR ".join(f"p.{c} IS DISTINCT FROM s.{c}" for c in _MUTABLE_POST_COLUMNS)
     assignments = ", ".join(f"{c} = s.{c}" for c in _MUTABLE_POST_COLUMNS)
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _changed AS SELECT s.post_id FROM _stage s "
-        f"JOIN posts p USING (post_id) WHERE {changed}"
-    )
-    con.execute(
-        f"UPDATE posts SET {assignments} FROM _stage s "
-        "WHERE posts.post_id = s.post_id AND posts.post_id IN (SELECT post_id FROM _changed)"
-    )
+    updated_ids = {
+        r[0]
+        for r in con.execute(
+            "CREATE OR REPLACE TEMP TABLE _changed AS SELECT s.post_id, "
+            f"{', '.join('s.' + c for c in _MUTABLE_POST_COLUMNS)} FROM _batch_posts s "
+            f"JOIN posts p USING (post_id) WHERE {changed}; "
+            "SELECT post_id FROM _changed"
+        ).fetchall()
+    }
+    if updated_ids:
+        con.execute(
+            f"UPDATE posts SET {assignments} FROM _changed s WHERE posts.post_id = s.post_id"
+        )
+    con.execute("DROP TABLE _changed")
 
-    metric_list = ", ".join(_METRICS)
     differs = " OR ".join(f"s.{m} IS DISTINCT FROM m.{m}" for m in _METRICS)
     any_reported = " OR ".join(f"s.{m} IS NOT NULL" for m in _METRICS)
     snapshotted = con.execute(
         f"""
         INSERT INTO post_metrics
         SELECT s.post_id, s.collected_at, {", ".join("s." + m for m in _METRICS)}
-        FROM _stage s
+        FROM _batch_posts s
         LEFT JOIN (
-            SELECT post_id, {metric_list} FROM post_metrics
-            WHERE post_id IN (SELECT post_id FROM _existing)
+            SELECT post_id, {", ".join(_METRICS)} FROM post_metrics
+            SEMI JOIN _existing USING (post_id)
             QUALIFY row_number() OVER (PARTITION BY post_id ORDER BY observed_at DESC) = 1
         ) m USING (post_id)
         WHERE ({any_reported}) AND (m.post_id IS NULL OR {differs})
         RETURNING post_id
         """
     ).fetchall()
-    updated_ids = {r[0] for r in con.execute("SELECT post_id FROM _changed").fetchall()}
-    existing = {r[0] for r in con.execute("SELECT post_id FROM _existing").fetchall()}
-    updated_ids.update(pid for (pid,) in snapshotted if pid in existing)
-    con.execute("DROP TABLE _stage; DROP TABLE _changed")  # _existing: see _store_raw
-    return new, len(updated_ids)
+    if snapshotted:
+        existing_ids = {r[0] for r in con.execute("SELECT post_id FROM _existing").fetchall()}
+        updated_ids.update(pid for (pid,) in snapshotted if pid in existing_ids)
+    return new, len(updated_ids), True
 
 
-def _store_authors(con: duckdb.DuckDBPyConnection, table: pa.Table) -> None:
-    con.register("_batch_authors", table)
+def _store_raw(con: duckdb.DuckDBPyConnection, any_existed: bool, unique: bool) -> None:
+    """Add the registered ``_batch_raw`` payloads not stored yet. Only posts stored before
+    this batch (``_existing``, left by :func:`_store_posts`) can already have a payload,
+    so only they are compared, by (post_id, md5)."""
+    batch = (
+        "SELECT post_id, format, collected_at, md5(payload) AS payload_md5, payload FROM _batch_raw"
+    )
+    if not unique:
+        batch = f"SELECT DISTINCT ON (post_id, payload_md5) * FROM ({batch})"
+    if not any_existed:
+        con.execute(f"INSERT INTO raw_payloads {batch}")
+        return
+    con.execute(
+        f"""
+        INSERT INTO raw_payloads
+        WITH batch AS ({batch})
+        SELECT * FROM batch ANTI JOIN _existing USING (post_id)
+        UNION ALL
+        SELECT * FROM (SELECT * FROM batch SEMI JOIN _existing USING (post_id))
+        ANTI JOIN raw_payloads USING (post_id, payload_md5)
+        """
+    )
+
+
+def write_batch(
+    con: duckdb.DuckDBPyConnection,
+    batch: PreparedBatch,
+    *,
+    run_id: int | None = None,
+    cursor: str | None = None,
+    requests: int = 0,
+) -> WriteCounts:
+    """Write one prepared batch in ONE transaction, with the run's counters and cursor."""
+    counts = WriteCounts(fetched=batch.fetched)
+    if batch.rejects is not None:
+        counts.rejected = batch.rejects.num_rows
+    views = {
+        name: table
+        for name, table in (
+            ("_batch_authors", batch.authors),
+            ("_batch_posts", batch.posts),
+            ("_batch_raw", batch.raw),
+            ("_batch_rejects", batch.rejects),
+        )
+        if table is not None
+    }
+    con.execute("BEGIN TRANSACTION")
     try:
+        for name, table in views.items():
+            con.register(name, table)
+        _write(con, batch, counts, run_id=run_id, cursor=cursor, requests=requests)
+        for name in views:
+            con.unregister(name)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")  # also drops the views registered in the transaction
+        raise
+    return counts
+
+
+def _write(
+    con: duckdb.DuckDBPyConnection,
+    batch: PreparedBatch,
+    counts: WriteCounts,
+    *,
+    run_id: int | None,
+    cursor: str | None,
+    requests: int,
+) -> None:
+    """The statements of :func:`write_batch`, inside its transaction; fills ``counts``."""
+    if batch.authors is not None:
+        _store_authors(con)
+    any_existed = False
+    if batch.posts is not None:
+        counts.new, counts.updated, any_existed = _store_posts(con)
+    if batch.raw is not None:
+        _store_raw(con, any_existed, batch.raw_unique)
+    con.execute("DROP TABLE IF EXISTS _existing")
+    if counts.new or counts.updated:
+        mark_write(con, "ingest", counts.new + counts.updated)
+    if batch.rejects is not None:
+        con.execute(
+            "INSERT INTO rejects "
+            "SELECT ?, format, reason, payload, rejected_at FROM _batch_rejects",
+            [run_id],
+        )
+    if run_id is not None:
         con.execute(
             """
-            INSERT INTO authors
-            SELECT author_id, platform, native_id, handle, display_name, followers, following,
-                   post_count, verified, created_at, seen_at, seen_at
-            FROM _batch_authors
-            QUALIFY row_number() OVER (PARTITION BY author_id ORDER BY _i DESC) = 1
-            ON CONFLICT (author_id) DO UPDATE SET
-                handle = coalesce(excluded.handle, handle),
-                display_name = coalesce(excluded.display_name, display_name),
-                followers = coalesce(excluded.followers, followers),
-                following = coalesce(excluded.following, following),
-                post_count = coalesce(excluded.post_count, post_count),
-                verified = coalesce(excluded.verified, verified),
-                created_at = coalesce(excluded.created_at, created_at),
-                last_seen = greatest(excluded.last_seen, last_seen)
-            """
+            UPDATE collection_runs SET
+                requests = requests + ?, fetched = fetched + ?, new = new + ?,
+                updated = updated + ?, rejected = rejected + ?,
+                cursor_after = coalesce(?, cursor_after)
+            WHERE run_id = ?
+            """,
+            [requests, counts.fetched, counts.new, counts.updated, counts.rejected, cursor, run_id],
         )
-    finally:
-        con.unregister("_batch_authors")
-
-
-def _store_raw(con: duckdb.DuckDBPyConnection, table: pa.Table) -> None:
-    """Add payloads not stored yet. Only posts stored before this batch (``_existing``,
-    left by :func:`_store_posts`) can already have a payload, so only they are compared."""
-    con.register("_batch_raw", table)
-    try:
-        con.execute(
-            """
-            INSERT INTO raw_payloads
-            WITH batch AS (
-                SELECT DISTINCT ON (post_id, payload_md5) * FROM (
-                    SELECT post_id, format, collected_at, md5(payload) AS payload_md5, payload
-                    FROM _batch_raw
-                )
-            )
-            SELECT * FROM batch b
-            WHERE b.post_id NOT IN (SELECT post_id FROM _existing)
-               OR NOT EXISTS (
-                    SELECT 1 FROM raw_payloads x
-                    WHERE x.post_id = b.post_id AND x.payload_md5 = b.payload_md5
-               )
-            """
-        )
-    finally:
-        con.unregister("_batch_raw")
 
 
 def store_batch(
@@ -270,50 +409,8 @@ def store_batch(
     ``cursor`` is given, ``cursor_after`` set, in the same transaction as the posts: after
     a crash the stored cursor always matches the stored posts.
     """
-    at = collected_at or utcnow()
-    distinct_posts = len({p.post_id for p in result.posts})  # X pages repeat quoted tweets
-    counts = WriteCounts(fetched=distinct_posts + len(result.rejects), rejected=len(result.rejects))
-    con.execute("BEGIN TRANSACTION")
-    try:
-        if result.authors:
-            _store_authors(con, _authors_table(result.authors, at))
-        if result.posts:
-            counts.new, counts.updated = _store_posts(con, posts_table(result.posts, campaign, at))
-        else:
-            con.execute("CREATE OR REPLACE TEMP TABLE _existing (post_id VARCHAR)")
-        if result.raw:
-            _store_raw(con, _raw_table(result.raw, at))
-        con.execute("DROP TABLE _existing")
-        if counts.new or counts.updated:
-            mark_write(con, "ingest", counts.new + counts.updated)
-        if result.rejects:
-            con.register("_batch_rejects", _rejects_table(result.rejects, run_id, at))
-            con.execute("INSERT INTO rejects SELECT * FROM _batch_rejects")
-            con.unregister("_batch_rejects")
-        if run_id is not None:
-            con.execute(
-                """
-                UPDATE collection_runs SET
-                    requests = requests + ?, fetched = fetched + ?, new = new + ?,
-                    updated = updated + ?, rejected = rejected + ?,
-                    cursor_after = coalesce(?, cursor_after)
-                WHERE run_id = ?
-                """,
-                [
-                    requests,
-                    counts.fetched,
-                    counts.new,
-                    counts.updated,
-                    counts.rejected,
-                    cursor,
-                    run_id,
-                ],
-            )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    return counts
+    prepared = prepare_batch(result, campaign=campaign, collected_at=collected_at)
+    return write_batch(con, prepared, run_id=run_id, cursor=cursor, requests=requests)
 
 
 def mark_write(con: duckdb.DuckDBPyConnection, stage: str, rows: int) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from ingest.model import Author, ParseResult, Post, RawPayload, Reject, parse_time
@@ -85,6 +85,11 @@ def to_id(value: Any) -> str | None:
 def to_time(value: Any) -> datetime | None:
     """An aware UTC datetime from an ISO string or epoch seconds; ``None`` if unusable."""
     try:
+        if type(value) is str and value:  # the common case, inlined (hot: every post)
+            dt = datetime.fromisoformat(value)
+            if dt.tzinfo is None:
+                return dt.replace(tzinfo=UTC)
+            return dt if dt.tzinfo is UTC else dt.astimezone(UTC)
         return parse_time(value)
     except (ValueError, TypeError, OverflowError, OSError):
         return None

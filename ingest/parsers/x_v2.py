@@ -38,6 +38,7 @@ from ingest.parsers._common import (
 
 FORMAT = "x-v2"
 PLATFORM = "x"
+_PREFIX = post_id(PLATFORM, "")
 
 _REFERENCE_FIELDS = {
     "replied_to": "reply_to_id",
@@ -138,15 +139,15 @@ def _post(tweet: Any, usernames: dict[str, str | None]) -> Post:
     conversation = to_id(tweet.get("conversation_id"))
     metrics = as_dict(tweet.get("public_metrics"))
     post = Post(
-        post_id=post_id(PLATFORM, native_id),
+        post_id=_PREFIX + native_id,  # post_id(PLATFORM, ...), inlined: hot
         platform=PLATFORM,
         native_id=native_id,
         created_at=created_at,
         text=text,
-        author_id=post_id(PLATFORM, author) if author else None,
+        author_id=_PREFIX + author if author else None,
         lang=None if lang == "und" else lang,
         url=f"https://x.com/{username or 'i'}/status/{native_id}",
-        conversation_id=post_id(PLATFORM, conversation) if conversation else None,
+        conversation_id=_PREFIX + conversation if conversation else None,
         hashtags=_hashtags(tweet),
         likes=to_int(metrics.get("like_count")),
         reposts=to_int(metrics.get("retweet_count")),
@@ -154,12 +155,14 @@ def _post(tweet: Any, usernames: dict[str, str | None]) -> Post:
         quotes=to_int(metrics.get("quote_count")),
         views=to_int(metrics.get("impression_count")),
     )
-    for ref in as_list(tweet.get("referenced_tweets")):
-        ref = as_dict(ref)
-        ref_type, ref_id = ref.get("type"), to_id(ref.get("id"))
-        field = _REFERENCE_FIELDS.get(ref_type) if isinstance(ref_type, str) else None
-        if field and ref_id:
-            setattr(post, field, post_id(PLATFORM, ref_id))
+    references = tweet.get("referenced_tweets")
+    if references:
+        for ref in as_list(references):
+            ref = as_dict(ref)
+            ref_type, ref_id = ref.get("type"), to_id(ref.get("id"))
+            field = _REFERENCE_FIELDS.get(ref_type) if isinstance(ref_type, str) else None
+            if field and ref_id:
+                setattr(post, field, _PREFIX + ref_id)
     return post
 
 
