@@ -6,7 +6,11 @@ Builds a warehouse of ``--size`` posts (unless ``--db`` names one already built)
 20,000-post simulated launch week is imported through the real pipeline, then copied with
 new ids and jittered times until it holds ``--size`` posts. FAKE labels (the simulator's
 truth with noise) and FAKE embeddings (a centroid per storyline plus noise) are added, for
-this benchmark only. Then the aggregates are refreshed and every query of every page runs
+this benchmark only. Then the aggregates are refreshed, and FAKE topics (one topic run whose
+topics are the simulator's storylines, 10% outliers) and FAKE near-duplicate flags (3% of the
+posts) are stored, with REAL spike scores and spikes computed on them (``detect_spikes``)
+and a few FAKE alerts; a warehouse given with ``--db`` that lacks them gets them added.
+Then every query of every page runs
 ``--runs`` times through the dashboard's read path (open read-only, query, close), after
 one untimed warm-up, both cold (the file opened for the query) and warm (the instance a
 previous query left open). Prints a table; the target is p95 <= 300 ms per query.
@@ -31,7 +35,9 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
 
+from analysis.trends import TrendSettings, detect_spikes  # noqa: E402
 from dashboard import queries as q  # noqa: E402
+from dashboard import trend_queries as tq  # noqa: E402
 from dashboard.queries import Filters, PostFilters  # noqa: E402
 from hypewatch.campaigns import find_campaign  # noqa: E402
 from hypewatch.pipeline import build_demo  # noqa: E402
@@ -160,6 +166,63 @@ def _fake_embeddings(con, chunk: int = 100_000) -> None:
         con.unregister("_emb")
 
 
+def _fake_topics_and_trends(con) -> None:
+    """FAKE topics stage output (one run, a topic per storyline, 10% outliers), FAKE
+    near-duplicate flags (3% of posts) and alerts; REAL spikes scored on them."""
+    now = "TIMESTAMP '2025-04-05'"
+    run = con.execute(
+        f"""
+        INSERT INTO topic_runs (campaign, embedding_model, created_at, fit_posts, topics,
+                                outlier_share, seconds, params)
+        SELECT $c, 'fake-encoder@bench', {now}, count(*), count(DISTINCT storyline), 0.1, 0,
+               '{{"fake": true}}'
+        FROM simulated_truth RETURNING run_id
+        """,
+        {"c": CAMPAIGN},
+    ).fetchone()[0]
+    con.execute(
+        f"""
+        CREATE TEMP TABLE _topic AS
+        SELECT t.post_id, CASE WHEN hash(t.post_id || 'o') % 10 = 0 THEN -1
+                               ELSE s.topic_id END AS topic_id
+        FROM simulated_truth t
+        JOIN (SELECT storyline, (row_number() OVER (ORDER BY storyline) - 1)::INTEGER
+                  AS topic_id
+              FROM (SELECT DISTINCT storyline FROM simulated_truth)) s USING (storyline);
+        INSERT INTO post_topics
+        SELECT {run}, post_id, topic_id, 0.5 + (hash(post_id) % 50) / 100.0, 'fake', {now}
+        FROM _topic;
+        INSERT INTO topics
+        SELECT {run}, p.topic_id, coalesce(s.storyline, 'outliers'),
+               [coalesce(s.storyline, 'outliers')], count(*),
+               list(p.post_id ORDER BY p.post_id)[:5], NULL
+        FROM _topic p
+        LEFT JOIN (SELECT DISTINCT t.topic_id, s.storyline FROM _topic t
+                   JOIN simulated_truth s USING (post_id) WHERE t.topic_id >= 0) s
+            USING (topic_id)
+        GROUP BY ALL;
+        DROP TABLE _topic;
+        INSERT INTO post_flags
+        SELECT post_id, campaign, 'near_duplicate', hash(post_id) % 1000, {now}
+        FROM posts WHERE hash(post_id || 'f') % 100 < 3;
+        INSERT INTO duplicate_clusters
+        SELECT cluster_id, campaign, 'near_duplicate', count(*), count(*), min(post_id), {now}
+        FROM post_flags GROUP BY ALL;
+        """
+    )
+    mark_write(con, "topics", 1)
+    detect_spikes(con, CAMPAIGN, TrendSettings())
+    con.execute(
+        f"""
+        INSERT INTO alerts (alert_id, campaign, rule, bucket_start, grain, value, threshold,
+                            posts, message, fired_at)
+        SELECT 'fake-' || hour_utc, campaign, 'spike', hour_utc, 'hour', score, 4.0, posts,
+               'FAKE alert (benchmark)', {now}
+        FROM spike_scores WHERE is_spike AND series = 'all'
+        """
+    )
+
+
 def build(path: Path, size: int) -> dict[str, float]:
     """Build the benchmark warehouse at ``path``; returns seconds per build step."""
     steps: dict[str, float] = {}
@@ -186,10 +249,31 @@ def build(path: Path, size: int) -> dict[str, float]:
         _add_batch(con, NEW_BATCH)
         report = refresh_aggregates(con)
         steps[f"refresh_aggregates (incremental, +{NEW_BATCH:,} new posts)"] = report.seconds
+        start = time.perf_counter()
+        _fake_topics_and_trends(con)
+        steps["fake topics and flags, real spikes"] = time.perf_counter() - start
+        report = refresh_aggregates(con)
+        steps[f"refresh_aggregates (incremental, {report.topics:,} topic facts)"] = report.seconds
         con.execute("CHECKPOINT")
     finally:
         con.close()
     return steps
+
+
+def _complete(path: Path) -> None:
+    """Bring a warehouse built by an older version of this script up to date: the
+    migrations (on open), then the fake topics and flags if it has none."""
+    con = connect(path)
+    try:
+        if not con.execute("SELECT count(*) FROM topic_runs").fetchone()[0]:
+            start = time.perf_counter()
+            _fake_topics_and_trends(con)
+            print(f"build: fake topics and flags, real spikes: {time.perf_counter() - start:.1f} s")
+        report = refresh_aggregates(con)
+        print(f"build: refresh_aggregates ({report.mode}): {report.seconds:.1f} s")
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
 
 
 def workload(post_id: str) -> dict[str, Callable]:
@@ -205,8 +289,18 @@ def workload(post_id: str) -> dict[str, Callable]:
     calls: dict[str, Callable] = {
         "Sidebar: campaigns": q.campaigns,
         "Sidebar: facets": lambda c: q.facets(c, CAMPAIGN),
-        "Topics/indices: later-stage tables": q.optional_tables,
     }
+    for label, f in (("all", wide), ("filtered", narrow)):
+        calls |= {
+            f"Topics: runs ({label})": lambda c, f=f: tq.topic_runs(c, f),
+            f"Topics: overview ({label})": lambda c, f=f: tq.topic_overview(c, f),
+            f"Topics: over time ({label})": lambda c, f=f: tq.topics_over_time(c, f),
+            f"Topics: over time hourly ({label})": lambda c, f=f: tq.topics_over_time(c, f, "hour"),
+            f"Trends: spikes ({label})": lambda c, f=f: tq.spikes(c, f),
+            f"Trends: indices hourly ({label})": lambda c, f=f: tq.indices(c, f),
+            f"Trends: has trends ({label})": lambda c, f=f: tq.has_trends(c, f),
+            f"Trends: alerts ({label})": lambda c, f=f: tq.alerts(c, f),
+        }
     search = PostFilters(search="ghibli")
     concern = PostFilters(sentiment="negative", copyright="concern", sort="concern")
     for label, f in (("all", wide), ("filtered", narrow)):
@@ -275,6 +369,8 @@ def main() -> None:
         if not path.exists():
             for step, seconds in build(path, args.size).items():
                 print(f"build: {step}: {seconds:.1f} s")
+        else:
+            _complete(path)
         with reading(path) as con:
             posts = con.execute("SELECT count(*) FROM posts").fetchone()[0]
             sample = con.execute(

@@ -5,7 +5,7 @@ The pages (through :mod:`dashboard.data`'s cache), the scheduled reports and
 parameters; the only SQL text chosen at run time comes from fixed whitelists here
 (relation names, the ``platform``/``lang`` dimension, sort orders).
 
-Posts are read from ``post_facts``/``post_entities`` (migration 0004, refreshed by
+Posts are read from ``post_facts``/``post_entities`` (migrations 0004 and 0008, refreshed by
 :func:`warehouse.aggregates.refresh_aggregates`); a warehouse whose aggregates were never
 refreshed is read through the equivalent ``*_live`` views instead (correct, slower).
 """
@@ -17,25 +17,28 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 
-from warehouse.read import relation_exists
+from warehouse.aggregates import signatures
 
 GRAINS = ("hour", "day")
 DIMENSIONS = {"platform": "platform", "language": "lang"}
 SENTIMENTS = ("negative", "neutral", "positive")
 SORTS = {
-    "engagement": "f.engagement DESC, f.created_at DESC",
-    "newest": "f.created_at DESC",
-    "oldest": "f.created_at ASC",
-    "concern": "f.concern_prob DESC NULLS LAST, f.engagement DESC",
-    "most negative": "(f.sentiment = 'negative') DESC, f.sentiment_score DESC NULLS LAST",
-    "most positive": "(f.sentiment = 'positive') DESC, f.sentiment_score DESC NULLS LAST",
+    "engagement": "f.engagement DESC, f.created_at DESC, f.post_id",
+    "newest": "f.created_at DESC, f.post_id",
+    "oldest": "f.created_at ASC, f.post_id",
+    "concern": "f.concern_prob DESC NULLS LAST, f.engagement DESC, f.post_id",
+    "most negative": (
+        "(f.sentiment = 'negative') DESC, f.sentiment_score DESC NULLS LAST, f.post_id"
+    ),
+    "most positive": (
+        "(f.sentiment = 'positive') DESC, f.sentiment_score DESC NULLS LAST, f.post_id"
+    ),
 }
-TOPICS_TABLES = ("topics", "post_topics")
-"""Tables `hypewatch topics` (a later stage) fills."""
-TRENDS_TABLES = ("spikes", "spike_scores")
-"""Tables `hypewatch trends` (a later stage) fills."""
+"""Orders of the Posts page; each ends with ``post_id`` so that ties come out the same
+every time."""
 DEFAULT_SPIKE_SCORE = 4.0
 
 
@@ -102,12 +105,18 @@ def where(f: Filters, alias: str = "f") -> tuple[str, dict[str, Any]]:
     return " AND ".join(clauses), params
 
 
+AGGREGATED_STAGES = frozenset({"ingest", "campaign", "analyze", "topics", "flags"})
+"""Write marks whose writes change the pre-aggregated tables (``trends`` and ``alerts``
+write tables the pages read directly)."""
+
+
 @dataclass(frozen=True)
 class Relations:
     facts: str
     entities: str
     refreshed_at: datetime | None
     stale: bool  # something was written after the last refresh
+    topics: str = "topic_facts"  # topic assignments with their post's facts and flag
 
 
 def relations(con: duckdb.DuckDBPyConnection) -> Relations:
@@ -115,9 +124,13 @@ def relations(con: duckdb.DuckDBPyConnection) -> Relations:
     marks = dict(con.execute("SELECT stage, written_at FROM write_marks").fetchall())
     refreshed = marks.pop("aggregates", None)
     if refreshed is None:
-        return Relations("post_facts_live", "post_entities_live", None, False)
-    stale = any(at > refreshed for at in marks.values())
-    return Relations("post_facts", "post_entities", refreshed, stale)
+        return Relations("post_facts_live", "post_entities_live", None, False, "topic_facts_live")
+    stale = any(at > refreshed for stage, at in marks.items() if stage in AGGREGATED_STAGES)
+    # A topic run or flags newer than the refresh are not in topic_facts yet: read them live
+    # (slower, but the Topics page never shows a run without its posts).
+    topics_new = any(marks.get(stage, refreshed) > refreshed for stage in ("topics", "flags"))
+    topics = "topic_facts_live" if topics_new else "topic_facts"
+    return Relations("post_facts", "post_entities", refreshed, stale, topics)
 
 
 def _df(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> pd.DataFrame:
@@ -265,23 +278,6 @@ def events(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
         """,
         {"campaign": f.campaign, "start_at": f.start_at, "end_at": f.end_at},
     )
-
-
-def optional_tables(con: duckdb.DuckDBPyConnection) -> dict[str, bool]:
-    """Which tables of later stages (topics, trends) exist here and hold rows."""
-    filled = {}
-    for name in (*TOPICS_TABLES, *TRENDS_TABLES):
-        filled[name] = relation_exists(con, name) and bool(
-            con.execute(f"SELECT EXISTS (SELECT 1 FROM {name})").fetchone()[0]
-        )
-    return filled
-
-
-def table_preview(con: duckdb.DuckDBPyConnection, name: str, limit: int = 200) -> pd.DataFrame:
-    """The first rows of one of :data:`TOPICS_TABLES`/:data:`TRENDS_TABLES`."""
-    if name not in (*TOPICS_TABLES, *TRENDS_TABLES):
-        raise ValueError(f"no preview of {name!r}")
-    return con.execute(f"SELECT * FROM {name} LIMIT ?", [limit]).df()
 
 
 # --- sentiment ---------------------------------------------------------------------------
@@ -469,33 +465,46 @@ POST_COLUMNS = [
 
 
 def posts(con: duckdb.DuckDBPyConnection, f: Filters, pf: PostFilters) -> pd.DataFrame:
-    """Posts matching the sidebar and the Posts page's filters, sorted, ``pf.limit`` rows."""
+    """Posts matching the sidebar and the Posts page's filters, sorted, ``pf.limit`` rows.
+
+    No join on large warehouses: with an entity chosen, the rows come from
+    ``post_entities`` (which carries every column shown, sorted or filtered on); "text
+    contains" is a case-insensitive substring test of ``text_lc``, the lower-cased text kept
+    in ``post_facts`` (migration 0008).
+    """
     if pf.sort not in SORTS:
         raise ValueError(f"sort must be one of {list(SORTS)}, not {pf.sort!r}")
     rel = relations(con)
     cond, params = where(f)
     extra = []
+    source = rel.facts
+    if pf.entity:
+        source = rel.entities
+        extra.append("f.entity = $entity")
+        params["entity"] = pf.entity
     if pf.sentiment:
         extra.append("f.sentiment = $sentiment")
         params["sentiment"] = pf.sentiment
     if pf.copyright:
         extra.append("f.copyright = $copyright")
         params["copyright"] = pf.copyright
-    if pf.entity:
-        extra.append(f"f.post_id IN (SELECT post_id FROM {rel.entities} WHERE entity = $entity)")
-        params["entity"] = pf.entity
     if pf.search.strip():
-        extra.append(
-            "f.post_id IN (SELECT post_id FROM posts WHERE text ILIKE $pattern ESCAPE '\\')"
-        )
-        params["pattern"] = "%" + _escape_like(pf.search.strip()) + "%"
+        match = "contains(t.text_lc, lower($needle))"
+        if pf.entity:
+            extra.append(
+                f"f.post_id IN (SELECT t.post_id FROM {rel.facts} t "
+                f"WHERE {where(f, 't')[0]} AND {match})"
+            )
+        else:
+            extra.append(match.replace("t.", "f."))
+        params["needle"] = pf.search.strip()
     params["limit"] = pf.limit
     top = _df(
         con,
         f"""
         SELECT f.post_id, f.created_at, f.platform, f.lang, f.engagement, f.sentiment,
                f.sentiment_score, f.copyright, f.concern_prob, f.is_simulated
-        FROM {rel.facts} f
+        FROM {source} f
         WHERE {" AND ".join([cond, *extra])}
         ORDER BY {SORTS[pf.sort]}
         LIMIT $limit
@@ -505,15 +514,9 @@ def posts(con: duckdb.DuckDBPyConnection, f: Filters, pf: PostFilters) -> pd.Dat
     return _with_text(con, top)[POST_COLUMNS]
 
 
-def _escape_like(text: str) -> str:
-    """Match ``text`` literally inside ``ILIKE`` (DuckDB's default escape is none: use \\)."""
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 SIMILAR_CANDIDATES = 500
 """Posts re-ranked by exact cosine after the Hamming first pass on sign bits."""
 _HAMMING = " + ".join(f"bit_count(xor(s.sig{i}, $q{i}))::INTEGER" for i in range(6))
-_SIGS = ", ".join(f"s.sig{i}" for i in range(6))
 
 
 def similar_posts(
@@ -528,31 +531,27 @@ def similar_posts(
     """
     columns = ["similarity", "post_id", "created_at", "platform", "text", "url"]
     query = con.execute(
-        "SELECT model_id, embedding FROM embeddings WHERE post_id = $post_id "
+        "SELECT model_id, embedding, rowid FROM embeddings WHERE post_id = $post_id "
         "ORDER BY created_at DESC LIMIT 1",
         {"post_id": post_id},
     ).fetchall()
     if not query:
         return pd.DataFrame(columns=columns)
-    model, vector = query[0]
-    sigs = con.execute(
-        f"SELECT {_SIGS} FROM post_signatures s WHERE post_id = $post_id AND model_id = $model",
-        {"post_id": post_id, "model": model},
-    ).fetchall()
+    model, vector, row = query[0]
+    # Signed? Looked up by row number (a scan of integers, not of ids); the words are then
+    # those refresh_aggregates stored, recomputed from the same vector.
+    signed = con.execute(
+        "SELECT count(*) FROM post_signatures "
+        "WHERE embedding_row = $row AND post_id = $post_id AND model_id = $model",
+        {"row": row, "post_id": post_id, "model": model},
+    ).fetchall()[0][0]
     cond, params = where(f, "s") if f is not None else ("TRUE", {})
     params |= {"post_id": post_id, "model": model, "limit": limit}
-    if sigs:
-        params |= {f"q{i}": sig for i, sig in enumerate(sigs[0])}
-        candidates = _df(
-            con,
-            f"""
-            SELECT s.post_id, s.embedding_row FROM post_signatures s
-            WHERE s.model_id = $model AND s.post_id <> $post_id AND {cond}
-            ORDER BY {_HAMMING}, s.post_id
-            LIMIT {SIMILAR_CANDIDATES}
-            """,
-            {k: v for k, v in params.items() if k != "limit"},
-        )
+    if signed:
+        words = signatures(np.asarray([vector], dtype=np.float32))[0]
+        params |= {f"q{i}": int(word) for i, word in enumerate(words)}
+        params["row"] = row
+        candidates = _candidates(con, cond, {k: v for k, v in params.items() if k != "limit"})
         near = _rerank(con, candidates, model, vector).head(limit)
     else:  # not signed yet: compare with every embedding in scope
         rel = relations(con)
@@ -580,6 +579,39 @@ def similar_posts(
     return out.sort_values(["similarity", "post_id"], ascending=[False, True], ignore_index=True)[
         columns
     ]
+
+
+def _candidates(con: duckdb.DuckDBPyConnection, cond: str, params: dict[str, Any]) -> pd.DataFrame:
+    """The :data:`SIMILAR_CANDIDATES` signatures nearest in Hamming distance, ties broken by
+    ``post_id``: ``post_id, embedding_row``.
+
+    Ids are long strings: rather than decode one per signature to order the whole scope,
+    the scan keeps the rows no farther than the (N+1)-th nearest (one spare for the post
+    itself), and only those rows' ids are read, by row number.
+    """
+    near = con.execute(
+        f"""
+        WITH d AS MATERIALIZED (
+            SELECT s.rowid AS r, {_HAMMING} AS h FROM post_signatures s
+            WHERE s.model_id = $model AND s.embedding_row <> $row AND {cond}
+        )
+        SELECT r, h FROM d
+        WHERE h <= (SELECT max(h) FROM (SELECT h FROM d ORDER BY h LIMIT $n))
+        """,
+        {**{k: v for k, v in params.items() if k != "post_id"}, "n": SIMILAR_CANDIDATES + 1},
+    ).df()
+    ids = con.execute(
+        "SELECT rowid AS r, post_id, embedding_row FROM post_signatures "
+        "WHERE rowid IN (SELECT unnest($rows))",
+        {"rows": near["r"].tolist()},
+    ).df()
+    ranked = near.merge(ids, on="r")
+    ranked = (
+        ranked[ranked["post_id"] != params["post_id"]]
+        .sort_values(["h", "post_id"], ignore_index=True)
+        .head(SIMILAR_CANDIDATES)
+    )
+    return ranked[["post_id", "embedding_row"]]
 
 
 def _rerank(

@@ -1,24 +1,29 @@
-"""The dashboard's pre-aggregated tables (migration 0004), kept up to date by writers.
+"""The dashboard's pre-aggregated tables (migrations 0004, 0008), kept up to date by writers.
 
 - ``post_facts``: one row per post with what every chart filters and counts on (campaign,
-  platform, language, time, author, engagement, current labels), materializing the view
-  ``post_facts_live``.
+  platform, language, time, author, engagement, current labels) and its lower-cased text
+  (``text_lc``, for the Posts page's search), materializing the view ``post_facts_live``.
 - ``post_entities``: one row per post and tracked entity it mentions, with the post's facts
-  (materializing ``post_entities_live``); ``mention_aliases`` remembers which entities and
-  aliases it was computed with.
+  that the Posts page shows, sorts and filters on (materializing ``post_entities_live``);
+  ``mention_aliases`` remembers which entities and aliases it was computed with.
 - ``post_signatures``: sign bits of each embedding with the post's filter columns and the
   embedding's row number, the first pass of "similar posts".
+- ``topic_facts``: one row per topic assignment (``post_topics``) with the post's facts and
+  flag (``post_flags``), materializing ``topic_facts_live`` (migration 0008).
 
 :func:`refresh_aggregates` brings them up to date in one transaction and records the
 ``aggregates`` write mark. Writers call it after each write (ingest batch, campaign load,
 analyze batch), on the same short connection.
 
 It is incremental. ``aggregate_state`` remembers how many rows of each append-only source
-(``posts``, ``post_metrics``, ``labels``, ``simulated_truth``, ``embeddings``) the last
-refresh saw, and which model was current per task; only posts with rows beyond those marks
-are recomputed, mentions matched for new posts only, signatures computed for new embeddings
-only. Everything is rebuilt on the first refresh; the facts when another model became
-current (every post's labels change); the mentions when the campaign's entities changed.
+(``posts``, ``post_metrics``, ``labels``, ``simulated_truth``, ``embeddings``,
+``post_topics``) the last refresh saw, and which model was current per task; only posts
+with rows beyond those marks are recomputed, mentions matched for new posts only,
+signatures computed for new embeddings only, topic facts written for new assignments and
+changed posts, and every topic fact's flag rewritten when ``post_flags`` changed (the
+state keeps a fingerprint of it). Everything is rebuilt on the first refresh; the facts
+and topic facts when another model became current (every post's labels change); the
+mentions when the campaign's entities changed.
 Call it with ``full=True`` after anything that rewrites or deletes stored rows
 (``hypewatch reparse``): those are not append-only changes.
 """
@@ -35,9 +40,16 @@ import pyarrow as pa
 from warehouse.writes import mark_write
 
 STAGE = "aggregates"
-SOURCES = ("posts", "post_metrics", "labels", "simulated_truth", "embeddings")
+SOURCES = ("posts", "post_metrics", "labels", "simulated_truth", "embeddings", "post_topics")
 """Append-only tables whose new rows (by row number) make posts' aggregates change."""
+_FLAGS = "SELECT count(*) || ':' || coalesce(bit_xor(hash(post_id, flag)), 0) FROM post_flags"
+"""A fingerprint of ``post_flags`` (replaced, not appended to, by ``hypewatch trends``)."""
 SIGNATURE_BATCH = 100_000
+
+_MENTION_LABELS = (
+    "sentiment", "sentiment_score", "copyright", "concern_prob", "is_simulated",
+)  # fmt: skip
+"""Facts of a post copied into its mention rows that a refresh may change."""
 
 _ALIASES = """
     SELECT DISTINCT campaign, entity, lower(unnest(aliases)) AS alias FROM entities
@@ -51,6 +63,7 @@ class RefreshReport:
     mentions: int  # post_entities rows (re)written
     signatures: int  # post_signatures rows added
     seconds: float
+    topics: int = 0  # topic_facts rows (re)written
 
 
 def _one(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None):
@@ -68,6 +81,7 @@ def _row_marks(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
 
 def _save_state(con: duckdb.DuckDBPyConnection, marks: dict[str, int]) -> None:
     con.execute("DELETE FROM aggregate_state")
+    con.execute(f"INSERT INTO aggregate_state SELECT 'flags', ({_FLAGS})")
     con.execute("INSERT INTO aggregate_state SELECT 'model:' || task, model_id FROM current_models")
     con.execute(
         "INSERT INTO aggregate_state SELECT 'rows:' || unnest($names), unnest($values)",
@@ -119,7 +133,8 @@ def _insert_mentions(con: duckdb.DuckDBPyConnection, posts: str) -> int:
             WHERE mentions_alias(p.t, a.alias)
         )
         SELECT m.post_id, m.campaign, m.entity, f.created_at, f.platform, f.lang,
-               f.engagement, f.sentiment
+               f.engagement, f.sentiment, f.sentiment_score, f.copyright, f.concern_prob,
+               f.is_simulated
         FROM mentions m JOIN post_facts f USING (post_id)
         ORDER BY f.created_at
         """,
@@ -187,7 +202,8 @@ def _refresh_facts(con: duckdb.DuckDBPyConnection) -> int:
                 + coalesce(m.quotes, 0),
             s.label, s.score, c.label,
             CASE c.label WHEN 'concern' THEN c.score ELSE 1 - c.score END,
-            t.post_id IS NOT NULL
+            t.post_id IS NOT NULL,
+            lower(p.text)
         FROM p
         LEFT JOIN m USING (post_id)
         LEFT JOIN s USING (post_id)
@@ -199,18 +215,62 @@ def _refresh_facts(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def _update_mentions(con: duckdb.DuckDBPyConnection, *, everything: bool) -> int:
-    """Copy changed engagement and sentiment from the facts into the mention rows."""
+    """Copy changed engagement and labels from the facts into the mention rows."""
     scope = "" if everything else "AND e.post_id IN (SELECT post_id FROM _agg_changed)"
+    copied = ("engagement", *_MENTION_LABELS)
+    changed = " OR ".join(f"e.{c} IS DISTINCT FROM f.{c}" for c in copied)
     return _one(
         con,
         f"""
         UPDATE post_entities e
-        SET engagement = f.engagement, sentiment = f.sentiment
+        SET {", ".join(f"{c} = f.{c}" for c in copied)}
         FROM post_facts f
-        WHERE e.post_id = f.post_id {scope}
-          AND (e.engagement <> f.engagement OR e.sentiment IS DISTINCT FROM f.sentiment)
+        WHERE e.post_id = f.post_id {scope} AND ({changed})
         """,
     )
+
+
+_TOPIC_FACTS = """
+    INSERT INTO topic_facts
+    SELECT pt.run_id, pt.post_id, pt.topic_id, f.campaign, f.platform, f.lang, f.created_at,
+           f.engagement, f.sentiment, f.copyright, fl.flag
+    FROM post_topics pt
+    JOIN post_facts f USING (post_id)
+    LEFT JOIN post_flags fl USING (post_id)
+    WHERE {scope}
+    ORDER BY f.created_at
+"""
+
+
+def _refresh_topic_facts(
+    con: duckdb.DuckDBPyConnection, state: dict[str, str], *, everything: bool
+) -> int:
+    """Bring ``topic_facts`` up to date: rebuilt when ``everything``; else the rows of new
+    ``post_topics`` rows and of ``_agg_changed`` posts rewritten, and every row's flag
+    rewritten when ``post_flags`` changed. Returns the rows (re)written."""
+    if everything:
+        con.execute("DELETE FROM topic_facts")
+        return _one(con, _TOPIC_FACTS.format(scope="TRUE"))
+    params = {"seen": int(state.get("rows:post_topics", 0))}
+    scope = "pt.rowid >= $seen"
+    written = 0
+    if _one(con, "SELECT count(*) FROM _agg_changed"):
+        con.execute("DELETE FROM topic_facts WHERE post_id IN (SELECT post_id FROM _agg_changed)")
+        scope += " OR pt.post_id IN (SELECT post_id FROM _agg_changed)"
+    if _one(con, f"SELECT count(*) FROM post_topics pt WHERE {scope}", params):
+        written += _one(con, _TOPIC_FACTS.format(scope=scope), params)
+    if _one(con, _FLAGS) != state.get("flags"):
+        written += _one(
+            con,
+            "UPDATE topic_facts t SET flag = f.flag FROM post_flags f "
+            "WHERE t.post_id = f.post_id AND t.flag IS DISTINCT FROM f.flag",
+        )
+        written += _one(
+            con,
+            "UPDATE topic_facts SET flag = NULL "
+            "WHERE flag IS NOT NULL AND post_id NOT IN (SELECT post_id FROM post_flags)",
+        )
+    return written
 
 
 def signatures(vectors: np.ndarray) -> np.ndarray:
@@ -272,8 +332,8 @@ def _add_signatures(con: duckdb.DuckDBPyConnection, since_row: int) -> int:
 
 
 def refresh_aggregates(con: duckdb.DuckDBPyConnection, *, full: bool = False) -> RefreshReport:
-    """Bring ``post_facts``, ``post_entities`` and ``post_signatures`` up to date (one
-    transaction), then record the ``aggregates`` write mark."""
+    """Bring ``post_facts``, ``post_entities``, ``post_signatures`` and ``topic_facts`` up to
+    date (one transaction), then record the ``aggregates`` write mark."""
     start = time.perf_counter()
     con.execute("BEGIN TRANSACTION")
     try:
@@ -295,15 +355,16 @@ def refresh_aggregates(con: duckdb.DuckDBPyConnection, *, full: bool = False) ->
             mentions = _update_mentions(con, everything=relabel) if facts else 0
             if new:
                 mentions += _insert_mentions(con, "posts SEMI JOIN _agg_new USING (post_id)")
+        topics = _refresh_topic_facts(con, state, everything=first or relabel)
         con.execute("DROP TABLE IF EXISTS _agg_new; DROP TABLE IF EXISTS _agg_changed")
         if full:
             con.execute("DELETE FROM post_signatures")
         signed = _add_signatures(con, 0 if first else int(state.get("rows:embeddings", 0)))
         _save_state(con, marks)
-        mark_write(con, STAGE, facts + mentions + signed)
+        mark_write(con, STAGE, facts + mentions + signed + topics)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
     mode = "full" if first else "relabel" if relabel else "incremental"
-    return RefreshReport(mode, facts, mentions, signed, time.perf_counter() - start)
+    return RefreshReport(mode, facts, mentions, signed, time.perf_counter() - start, topics=topics)

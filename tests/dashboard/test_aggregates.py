@@ -27,6 +27,7 @@ def differences(con: duckdb.DuckDBPyConnection, table: str, view: str) -> int:
 def assert_in_sync(con: duckdb.DuckDBPyConnection) -> None:
     assert differences(con, "post_facts", "post_facts_live") == 0
     assert differences(con, "post_entities", "post_entities_live") == 0
+    assert differences(con, "topic_facts", "topic_facts_live") == 0
     unsigned = con.execute(
         "SELECT count(*) FROM embeddings ANTI JOIN post_signatures USING (post_id, model_id)"
     ).fetchall()[0][0]
@@ -111,6 +112,75 @@ def test_incremental_refreshes_match_a_rebuild(con: duckdb.DuckDBPyConnection) -
     assert refresh_aggregates(con).mode == "relabel"
     assert_in_sync(con)
     assert con.execute("SELECT count(sentiment) FROM post_facts").fetchall()[0][0] <= 10
+
+    assert refresh_aggregates(con, full=True).mode == "full"
+    assert_in_sync(con)
+
+
+def add_topics(con: duckdb.DuckDBPyConnection, where: str) -> None:
+    """A topic run assigning the posts matching ``where`` (what `hypewatch topics` writes)."""
+    run = con.execute(
+        "INSERT INTO topic_runs (campaign, embedding_model, created_at, fit_posts, topics, "
+        "params) VALUES (?, 'm', now()::TIMESTAMP, 0, 3, '{}') RETURNING run_id",
+        [CAMPAIGN],
+    ).fetchall()[0][0]
+    con.execute(
+        f"INSERT INTO post_topics SELECT {run}, post_id, (hash(post_id) % 3)::INTEGER - 1, "
+        f"0.5, 'fit', now()::TIMESTAMP FROM posts WHERE {where}"
+    )
+    mark_write(con, "topics", 1)
+
+
+def set_flags(con: duckdb.DuckDBPyConnection, where: str) -> None:
+    """Replace the flags, as `hypewatch trends` does."""
+    con.execute("DELETE FROM post_flags")
+    con.execute(
+        "INSERT INTO post_flags SELECT post_id, campaign, 'near_duplicate', 1, "
+        f"now()::TIMESTAMP FROM posts WHERE {where}"
+    )
+    mark_write(con, "flags", 1)
+
+
+def test_topic_facts_follow_topics_flags_and_facts(con: duckdb.DuckDBPyConnection) -> None:
+    refresh_aggregates(con)
+    add_topics(con, "hash(post_id) % 2 = 0")
+    assert refresh_aggregates(con).topics > 1000
+    assert_in_sync(con)
+
+    set_flags(con, "hash(post_id) % 10 = 0")
+    assert refresh_aggregates(con).topics > 0
+    assert con.execute("SELECT count(flag) FROM topic_facts").fetchall()[0][0] > 0
+    assert_in_sync(con)
+
+    set_flags(con, "hash(post_id) % 10 = 1")  # others flagged, the old flags cleared
+    refresh_aggregates(con)
+    assert_in_sync(con)
+
+    con.execute(  # engagement of posts with topics changes
+        "INSERT INTO post_metrics SELECT post_id, now()::TIMESTAMP, 777, 0, 0, 0, NULL "
+        "FROM post_topics LIMIT 30"
+    )
+    refresh_aggregates(con)
+    assert (
+        con.execute("SELECT count(*) FROM topic_facts WHERE engagement = 777").fetchall()[0][0]
+        == con.execute(
+            "SELECT count(*) FROM post_topics WHERE post_id IN "
+            "(SELECT post_id FROM post_metrics WHERE likes = 777)"
+        ).fetchall()[0][0]
+    )
+    assert_in_sync(con)
+
+    add_posts(con, "t", 20)  # new posts, then a second run assigning them and others
+    refresh_aggregates(con)
+    add_topics(con, "contains(post_id, '~t') OR hash(post_id) % 5 = 0")
+    refresh_aggregates(con)
+    assert_in_sync(con)
+
+    add_fake_labels(con)  # labels of every post: rebuilt
+    assert refresh_aggregates(con).mode == "relabel"
+    assert_in_sync(con)
+    again = refresh_aggregates(con)
+    assert (again.facts, again.topics) == (0, 0)
 
     assert refresh_aggregates(con, full=True).mode == "full"
     assert_in_sync(con)
