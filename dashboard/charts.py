@@ -86,26 +86,6 @@ def empty(message: str) -> go.Figure:
     return _layout(fig, height=200)
 
 
-def _stored_spikes(spikes: pd.DataFrame) -> pd.DataFrame:
-    """Spikes as ``trend_queries.spikes`` returns them; a frame of single spike buckets
-    (``bucket, posts, score``, e.g. :func:`dashboard.metrics.detect_spikes`) is read as
-    one-hour spikes."""
-    if "peak_hour" in spikes.columns:
-        return spikes
-    out = spikes.rename(
-        columns={"bucket": "peak_hour", "posts": "peak_posts", "score": "peak_score",
-                 "spike_posts": "posts"}
-    )  # fmt: skip
-    if "posts" not in out.columns:
-        out["posts"] = out["peak_posts"]
-    for column in ("start_hour", "end_hour"):
-        if column not in out.columns:
-            out[column] = out["peak_hour"]
-    if "spike_id" not in out.columns:
-        out["spike_id"] = range(1, len(out) + 1)
-    return out
-
-
 def _spike_label(row: dict) -> str:
     hours = int((row["end_hour"] - row["start_hour"]) / pd.Timedelta(hours=1)) + 1
     topics = row.get("top_topics")
@@ -129,9 +109,10 @@ def volume_timeline(
     grain: str = "hour",
     dimension: str = "platform",
 ) -> go.Figure:
-    """Stacked posts per bucket and platform (or language), event markers and the stored
-    spikes (``trend_queries.spikes``): each spike's hours shaded, a marker on its peak
-    bucket whose hover gives its posts, score and top topics."""
+    """Stacked posts per bucket and platform (or language), event markers and the spikes
+    (``trend_queries.period_spikes``: stored by the trends stage, or the fallback volume
+    rule, one shape): each spike's hours shaded, a marker on its peak bucket whose hover
+    gives its posts, score and top topics."""
     if totals.sum() == 0:
         return empty("No posts for these filters")
     fig = go.Figure()
@@ -163,7 +144,7 @@ def volume_timeline(
             )
         )
     if spikes is not None and not spikes.empty:
-        rows = _stored_spikes(spikes).to_dict("records")
+        rows = spikes.to_dict("records")
         if grain == "hour":
             for row in rows:
                 fig.add_vrect(

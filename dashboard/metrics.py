@@ -1,5 +1,5 @@
 """Figures derived from query results: headline numbers with their change, zero-filled
-series, and a simple volume-spike rule for warehouses the trends stage has not seen.
+series, and the fallback volume-spike rule for warehouses the trends stage has not seen.
 
 Pure pandas, no Streamlit: the pages and the scheduled reports share them.
 """
@@ -37,7 +37,13 @@ class Figure:
             if not self.previous:
                 return None
             return f"{(self.value - self.previous) / self.previous:+.0%} vs previous period"
-        return f"{(self.value - self.previous) * 100:+.1f} pts vs previous period"
+        return f"{points(self.value - self.previous)} vs previous period"
+
+
+def points(diff: float) -> str:
+    """A change of a share in percentage points, "+2.1 pts"; no sign when it rounds to 0."""
+    value = round(diff * 100, 1)
+    return "0.0 pts" if value == 0 else f"{value:+.1f} pts"
 
 
 def _fmt(value: float | None, kind: str) -> str:
@@ -115,13 +121,16 @@ def complete_series(
 
 
 def detect_spikes(totals: pd.Series, threshold: float, grain: str = "hour") -> pd.DataFrame:
-    """Buckets whose volume stands out from the trailing window: ``bucket, posts, score``.
+    """Buckets whose volume stands out from the trailing window:
+    ``bucket, posts, baseline, score`` (:func:`fallback_rule` says it in words).
 
     score = (posts - trailing mean) / max(trailing std, sqrt(trailing mean), 1): a z-score
-    whose floor is the Poisson noise of the baseline. A spike has ``score >= threshold`` and
-    at least :data:`SPIKE_MIN_POSTS` posts. A fallback only (the scheduled reports use it
-    when `hypewatch trends` has not run): the dashboard shows the spikes that stage stores
-    (``trend_queries.spikes``), defined in docs/metrics.md.
+    whose floor is the Poisson noise of the baseline (the trailing mean). A spike has
+    ``score >= threshold`` and at least :data:`SPIKE_MIN_POSTS` posts. A bucket needs half a
+    window of history to be scored, so pass a series that starts :data:`SPIKE_WINDOW`
+    buckets before the period (``trend_queries.volume_rule_spikes`` does). A fallback
+    only: where `hypewatch trends` ran, the pages and reports show the spikes it stores
+    (docs/metrics.md).
     """
     window = SPIKE_WINDOW[grain]
     history = totals.shift(1).rolling(window, min_periods=max(3, window // 2))
@@ -129,8 +138,25 @@ def detect_spikes(totals: pd.Series, threshold: float, grain: str = "hour") -> p
     floor = np.maximum(np.maximum(std.fillna(0), np.sqrt(mean.fillna(0))), 1.0)
     score = (totals - mean) / floor
     hits = (score >= threshold) & (totals >= SPIKE_MIN_POSTS)
-    out = pd.DataFrame({"bucket": totals.index, "posts": totals.values, "score": score.values})
+    out = pd.DataFrame(
+        {
+            "bucket": totals.index,
+            "posts": totals.values,
+            "baseline": mean.values,
+            "score": score.values,
+        }
+    )
     return out[hits.values].reset_index(drop=True)
+
+
+def fallback_rule(threshold: float) -> str:
+    """One sentence saying how :func:`detect_spikes` finds spikes (the pages and reports
+    show it next to spikes found without the trends stage)."""
+    return (
+        f"hours whose posts are at least {threshold:g} standard deviations above the mean of "
+        f"the {SPIKE_WINDOW['hour']} hours before (at least {SPIKE_MIN_POSTS} posts), "
+        "consecutive hours merged, all platforms and languages"
+    )
 
 
 def shares(frame: pd.DataFrame, by: str, category: str, value: str = "posts") -> pd.DataFrame:

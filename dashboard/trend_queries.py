@@ -13,12 +13,14 @@ current run (its topics then carry their campaign in ``name``).
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import duckdb
 import pandas as pd
 
-from dashboard.queries import Filters, relations, where
+from dashboard import metrics
+from dashboard.queries import DEFAULT_SPIKE_SCORE, Filters, campaigns, relations, volume, where
 from warehouse.read import relation_exists
 
 GRAINS = ("hour", "day")
@@ -31,9 +33,14 @@ TOPIC_COLUMNS = [
 ]  # fmt: skip
 SPIKE_COLUMNS = [
     "campaign", "spike_id", "start_hour", "end_hour", "peak_hour", "posts", "peak_posts",
-    "peak_baseline", "peak_score", "top_topics", "top_post_ids", "threshold",
+    "peak_baseline", "peak_score", "top_topics", "top_post_ids", "window_hours", "threshold",
     "excludes_flagged",
 ]  # fmt: skip
+STAGE_TABLES = {
+    "topics": ("topic_runs", "topics", "post_topics"),
+    "trends": ("spike_scores", "spikes", "post_flags"),
+}
+"""What each later stage writes (the one list: the pages' notices name them)."""
 ALERT_COLUMNS = [
     "alert_id", "campaign", "rule", "bucket_start", "grain", "value", "threshold", "posts",
     "message", "fired_at", "delivery_status",
@@ -82,12 +89,10 @@ def _topic_posts(con: duckdb.DuckDBPyConnection, f: Filters) -> tuple[str, dict[
     runs = topic_runs(con, f)["run_id"].tolist()
     params["runs"] = runs
     sql = f"""
-        SELECT pt.run_id, pt.topic_id, f.post_id, f.created_at, f.engagement, f.sentiment,
-               f.copyright, fl.flag
-        FROM post_topics pt
-        JOIN {rel.facts} f USING (post_id)
-        LEFT JOIN post_flags fl USING (post_id)
-        WHERE list_contains($runs, pt.run_id) AND {cond}
+        SELECT f.run_id, f.topic_id, f.post_id, f.created_at, f.engagement, f.sentiment,
+               f.copyright, f.flag
+        FROM {rel.topics} f
+        WHERE list_contains($runs, f.run_id) AND {cond}
     """
     return sql, params
 
@@ -201,6 +206,25 @@ def topic_overview(
     return out[TOPIC_COLUMNS].reset_index(drop=True)
 
 
+def topic_summary(con: duckdb.DuckDBPyConnection, f: Filters) -> dict[str, int]:
+    """``{"topics", "posts"}``: how many topics have posts in the period and how many posts
+    have a topic (the outlier topic and flagged posts left out), however many
+    :func:`topic_overview` lists."""
+    if topic_runs(con, f).empty:
+        return {"topics": 0, "posts": 0}
+    sql, params = _topic_posts(con, f)
+    params["outlier"] = OUTLIER
+    topics, posts = con.execute(
+        f"""
+        WITH p AS ({sql})
+        SELECT count(DISTINCT (run_id, topic_id)), count(*)
+        FROM p WHERE flag IS NULL AND topic_id <> $outlier
+        """,
+        params,
+    ).fetchone()
+    return {"topics": int(topics), "posts": int(posts)}
+
+
 def topics_over_time(
     con: duckdb.DuckDBPyConnection,
     f: Filters,
@@ -262,6 +286,63 @@ def spikes(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
     ).df()
 
 
+def spike_threshold(con: duckdb.DuckDBPyConnection, campaign: str | None) -> float:
+    """The campaign's ``alerts.spike_score`` (the default without a campaign)."""
+    rows = campaigns(con)
+    match = rows[rows["campaign"] == campaign] if campaign is not None else rows.iloc[:0]
+    return float(match["spike_score"].iloc[0]) if len(match) else DEFAULT_SPIKE_SCORE
+
+
+def volume_rule_spikes(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
+    """Spikes by the fallback volume rule (:func:`dashboard.metrics.detect_spikes`) for a
+    warehouse the trends stage has not seen, shaped like :func:`spikes`.
+
+    Like the stored spikes, they are scored on all of the campaign's posts per UTC hour
+    (platforms and languages do not apply), and the hourly series starts
+    ``SPIKE_WINDOW`` hours before the period so its first hours have a baseline; only
+    peaks inside the period are kept. Consecutive spike hours form one spike, its peak the
+    hour of highest score. ``top_topics`` is empty (no topics without the trends stage)."""
+    window = metrics.SPIKE_WINDOW["hour"]
+    begin = f.start_at - timedelta(hours=window)
+    history = Filters(f.campaign, begin.date(), f.end)
+    totals = metrics.complete_series(volume(con, history, "hour"), begin, f.end_at, "hour")
+    threshold = spike_threshold(con, f.campaign)
+    hits = metrics.detect_spikes(totals, threshold, "hour")
+    hits = hits[hits["bucket"] >= pd.Timestamp(f.start_at)].reset_index(drop=True)
+    if hits.empty:
+        return pd.DataFrame(columns=SPIKE_COLUMNS)
+    run = (hits["bucket"].diff() != pd.Timedelta(hours=1)).cumsum()
+    rows = []
+    for spike_id, part in enumerate((p for _, p in hits.groupby(run, sort=True)), start=1):
+        peak = part.loc[part["score"].idxmax()]
+        rows.append(
+            {
+                "campaign": f.campaign,
+                "spike_id": spike_id,
+                "start_hour": part["bucket"].iloc[0],
+                "end_hour": part["bucket"].iloc[-1],
+                "peak_hour": peak["bucket"],
+                "posts": int(part["posts"].sum()),
+                "peak_posts": int(peak["posts"]),
+                "peak_baseline": float(peak["baseline"]),
+                "peak_score": float(peak["score"]),
+                "top_topics": [],
+                "top_post_ids": [],
+                "window_hours": window,
+                "threshold": threshold,
+                "excludes_flagged": False,
+            }
+        )
+    return pd.DataFrame(rows, columns=SPIKE_COLUMNS)
+
+
+def period_spikes(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
+    """The spikes the Overview and the reports show (:data:`SPIKE_COLUMNS`): those stored by
+    ``hypewatch trends`` when it ran for ``f.campaign`` (:func:`has_trends`), else
+    :func:`volume_rule_spikes`. Say which with :func:`has_trends`."""
+    return spikes(con, f) if has_trends(con, f) else volume_rule_spikes(con, f)
+
+
 def indices(con: duckdb.DuckDBPyConnection, f: Filters, grain: str = "hour") -> pd.DataFrame:
     """Hype and debate indices per UTC bucket: ``bucket, hype, debate, posts, labelled``.
 
@@ -271,7 +352,7 @@ def indices(con: duckdb.DuckDBPyConnection, f: Filters, grain: str = "hour") -> 
     """
     columns = ["bucket", "hype", "debate", "posts", "labelled"]
     grain = _grain(grain)
-    if not _has(con, "trend_indices", "post_flags"):
+    if not _has(con, "trend_indices"):
         return pd.DataFrame(columns=columns)
     return con.execute(
         f"""
@@ -303,8 +384,9 @@ def has_trends(con: duckdb.DuckDBPyConnection, f: Filters) -> bool:
     )
 
 
-def alerts(con: duckdb.DuckDBPyConnection, f: Filters, limit: int = 50) -> pd.DataFrame:
-    """Alerts whose bucket starts in the period, newest first (:data:`ALERT_COLUMNS`)."""
+def alerts(con: duckdb.DuckDBPyConnection, f: Filters, limit: int | None = None) -> pd.DataFrame:
+    """Alerts whose bucket starts in the period, newest first (:data:`ALERT_COLUMNS`); all of
+    them unless ``limit`` is given (count them with :func:`alert_count`)."""
     if not _has(con, "alerts"):
         return pd.DataFrame(columns=ALERT_COLUMNS)
     return con.execute(
@@ -317,3 +399,16 @@ def alerts(con: duckdb.DuckDBPyConnection, f: Filters, limit: int = 50) -> pd.Da
         """,
         {"campaign": f.campaign, "start_at": f.start_at, "end_at": f.end_at, "limit": limit},
     ).df()
+
+
+def alert_count(con: duckdb.DuckDBPyConnection, f: Filters) -> int:
+    """How many alerts :func:`alerts` finds for the period without a limit."""
+    if not _has(con, "alerts"):
+        return 0
+    return int(
+        con.execute(
+            "SELECT count(*) FROM alerts WHERE ($campaign IS NULL OR campaign = $campaign) "
+            "AND bucket_start >= $start_at AND bucket_start < $end_at",
+            {"campaign": f.campaign, "start_at": f.start_at, "end_at": f.end_at},
+        ).fetchone()[0]
+    )

@@ -8,6 +8,8 @@ from urllib.parse import quote
 import pandas as pd
 import streamlit as st
 
+from dashboard.trend_queries import STAGE_TABLES
+
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 
 
@@ -28,13 +30,6 @@ def link(url: str | None, text: str = "open") -> str:
     return f" · [{text}]({safe})"
 
 
-STAGE_TABLES = {
-    "topics": ("topic_runs", "topics", "post_topics"),
-    "trends": ("spike_scores", "spikes", "post_flags"),
-}
-"""What each later stage writes (named in its notice)."""
-
-
 def stage_notice(stage: str, what: str) -> None:
     """Say that a later stage has not run here and how to run it."""
     names = ", ".join(f"`{t}`" for t in STAGE_TABLES[stage])
@@ -52,15 +47,20 @@ RULE_NAMES = {
 }
 
 
-def alerts_box(alerts: pd.DataFrame, shown: int = 5) -> None:
-    """The period's alerts (newest first: when, rule, message) in a compact box; nothing
-    when there are none."""
-    if alerts.empty:
+ALERTS_LISTED = 50
+"""The newest alerts the Overview lists (the box counts them all)."""
+
+
+def alerts_box(alerts: pd.DataFrame, total: int, shown: int = 5) -> None:
+    """The period's ``total`` alerts in a compact box: the newest ``shown`` of ``alerts``
+    (newest first: when, rule, message), the rest of them in an expander; nothing when
+    there are none."""
+    if not total:
         return
     with st.container(border=True, key="hw_alerts"):
         st.markdown(
-            f":material/notifications_active: **{len(alerts)} alert"
-            f"{'s' if len(alerts) != 1 else ''} in this period** (newest first)"
+            f":material/notifications_active: **{total:,} alert"
+            f"{'s' if total != 1 else ''} in this period** (newest first)"
         )
         rows = alerts.to_dict("records")
 
@@ -73,8 +73,13 @@ def alerts_box(alerts: pd.DataFrame, shown: int = 5) -> None:
 
         st.markdown("\n".join(line(r) for r in rows[:shown]))
         if len(rows) > shown:
-            with st.expander(f"{len(rows) - shown} older alerts"):
+            with st.expander(f"{total - shown:,} older alerts"):
                 st.markdown("\n".join(line(r) for r in rows[shown:]))
+                if total > len(rows):
+                    st.caption(
+                        f"The newest {len(rows):,} are listed; the table `alerts` holds all "
+                        f"{total:,} (SQL page)."
+                    )
 
 
 def labels_missing(count: int, task: str) -> bool:

@@ -51,39 +51,38 @@ def build_report(
     end: date | None,
     formats: Sequence[str],
     out_dir: Path,
+    chromium: Path | None = None,
 ) -> list[Path]:
     """Write the report of ``campaign`` for the ``period`` ending ``end`` (default: the last
-    complete day with data) into ``out_dir``; returns the files written, html/md/pdf order."""
+    complete day with data) into ``out_dir``; returns the files written, html/md/pdf order.
+    All or nothing: when a format fails (Chromium, say), no file is written or left behind.
+    ``chromium``: the browser that prints the PDF (default: Debian's, found on the path)."""
     wanted = check_formats(formats)
     if "pdf" in wanted:
         from dashboard.reports.pdf import find_chromium
 
-        find_chromium()  # fail before reading anything
+        chromium = chromium or find_chromium()  # fail before reading anything
     content = gather_report(Path(db_path), campaign, period, end)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = report_name(campaign, period, content.window.end)
-    written: list[Path] = []
-    html = render_html(content) if {"html", "pdf"} & set(wanted) else None
-    if "html" in wanted:
-        written.append(_write(out_dir / f"{stem}.html", html))
-    if "md" in wanted:
-        written.append(_write(out_dir / f"{stem}.md", render_markdown(content)))
-    if "pdf" in wanted:
-        from dashboard.reports.pdf import html_to_pdf
+    html = render_html(content) if {"html", "pdf"} & set(wanted) else ""
+    texts = {"html": html, "md": render_markdown(content) if "md" in wanted else ""}
+    with tempfile.TemporaryDirectory(prefix="hypewatch-report-", dir=out_dir) as tmp:
+        # everything is rendered into the temporary folder first (the PDF too), then moved
+        # into place: a failure leaves no partial output, and the folder goes either way
+        staged: list[tuple[Path, Path]] = []
+        for fmt in wanted:
+            part = Path(tmp) / f"{stem}.{fmt}"
+            if fmt == "pdf":
+                from dashboard.reports.pdf import html_to_pdf
 
-        with tempfile.TemporaryDirectory(prefix="hypewatch-report-") as tmp:
-            source = _write(Path(tmp) / f"{stem}.html", html)
-            pdf = out_dir / f"{stem}.pdf"
-            html_to_pdf(source, pdf.with_suffix(".pdf.part"))
-            pdf.with_suffix(".pdf.part").replace(pdf)
-        written.append(pdf)
-    return written
-
-
-def _write(path: Path, text: str | None) -> Path:
-    """Write ``text`` atomically (a reader never sees half a report)."""
-    part = path.with_name(path.name + ".part")
-    part.write_text(text or "", encoding="utf-8")
-    part.replace(path)
-    return path
+                source = Path(tmp) / f"{stem}.print.html"
+                source.write_text(html, encoding="utf-8")
+                html_to_pdf(source, part, chromium)
+            else:
+                part.write_text(texts[fmt], encoding="utf-8")
+            staged.append((part, out_dir / part.name))
+        for part, final in staged:
+            part.replace(final)
+    return [final for _, final in staged]

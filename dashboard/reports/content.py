@@ -2,8 +2,9 @@
 
 The figures come from the dashboard's own query functions (:mod:`dashboard.queries`,
 :mod:`dashboard.trend_queries`, :mod:`dashboard.metrics`), so a report and the dashboard
-over the same dates agree. Topics, spikes, indices and alerts are empty (and the report says
-why) when the topics or trends stage has not run.
+over the same dates agree; spikes too (``trend_queries.period_spikes``: the stored ones, or
+the same fallback volume rule as the Overview, labelled as such). Topics, indices and alerts
+are empty (and the report says why) when the topics or trends stage has not run.
 """
 
 from __future__ import annotations
@@ -40,41 +41,50 @@ class ReportError(ValueError):
 
 @dataclass(frozen=True)
 class Window:
-    """A report's period: ``start``..``end`` (inclusive UTC days) and the one before."""
+    """A report's period (:class:`~dashboard.queries.Filters` of the campaign: inclusive UTC
+    days) and its name; ``previous`` is the period of the same length just before."""
 
     period: Period
-    start: date
-    end: date
+    f: Filters
 
     @classmethod
-    def ending(cls, period: Period, end: date) -> Window:
+    def ending(cls, period: Period, end: date, campaign: str | None = None) -> Window:
         if period not in PERIODS:
             raise ReportError(f"unknown period {period!r}: use one of {', '.join(PERIODS)}")
-        return cls(period, end - timedelta(days=PERIOD_DAYS[period] - 1), end)
-
-    def filters(self, campaign: str) -> Filters:
-        return Filters(campaign, self.start, self.end)
+        return cls(period, Filters(campaign, end - timedelta(days=PERIOD_DAYS[period] - 1), end))
 
     @property
-    def previous(self) -> Window:
-        days = PERIOD_DAYS[self.period]
-        return Window(
-            self.period, self.start - timedelta(days=days), self.end - timedelta(days=days)
-        )
+    def start(self) -> date:
+        return self.f.start
+
+    @property
+    def end(self) -> date:
+        return self.f.end
 
     @property
     def start_at(self) -> datetime:
-        return datetime.combine(self.start, datetime.min.time())
+        return self.f.start_at
 
     @property
     def end_at(self) -> datetime:
         """Exclusive end: midnight after ``end``."""
-        return datetime.combine(self.end + timedelta(days=1), datetime.min.time())
+        return self.f.end_at
+
+    @property
+    def previous(self) -> Window:
+        return Window(self.period, self.f.previous())
 
     def label(self) -> str:
         if self.start == self.end:
             return f"{self.end:%A %d %B %Y}"
         return f"{self.start:%d %B} – {self.end:%d %B %Y}"
+
+
+def utc_naive(at: datetime | None) -> datetime:
+    """``at`` (now when None) as a naive UTC datetime; an aware one is converted to UTC first,
+    a naive one is taken as UTC already."""
+    at = at or datetime.now(UTC)
+    return at.astimezone(UTC).replace(tzinfo=None) if at.tzinfo is not None else at
 
 
 @dataclass
@@ -89,12 +99,15 @@ class ReportContent:
     simulated: bool
     posts: int
     figures: list[metrics.Figure]
+    last_post: datetime | None
     peak: tuple[datetime | None, int, int | None]
     volume: pd.DataFrame
     totals: pd.Series
     events: pd.DataFrame
     spikes: pd.DataFrame
     spikes_stored: bool
+    spike_rule: str
+    """How the spikes were found, when not stored by the trends stage (a sentence)."""
     sentiment: pd.DataFrame
     sentiment_totals: dict[str, int]
     concern: pd.DataFrame
@@ -117,7 +130,28 @@ class ReportContent:
         return GRAIN[self.window.period]
 
     def figure(self, label: str) -> metrics.Figure:
-        return next(f for f in self.figures if f.label == label)
+        return figure(self.figures, label)
+
+    @property
+    def after_last_post(self) -> bool:
+        """The period starts after the newest post stored for the campaign (or none is)."""
+        return self.last_post is None or self.last_post < self.window.start_at
+
+
+def figure(figures: list[metrics.Figure], label: str) -> metrics.Figure:
+    """The headline figure called ``label``."""
+    return next(f for f in figures if f.label == label)
+
+
+def after_last_post(c: ReportContent) -> str:
+    """For an empty period after the campaign's newest post: a sentence saying so."""
+    if c.last_post is None:
+        return f"The warehouse holds no posts of {c.campaign} at all yet."
+    return (
+        f"This period starts after the newest post stored for {c.campaign} "
+        f"({c.last_post:%Y-%m-%d %H:%M} UTC): collect newer posts first "
+        f"(hypewatch collect --campaign {c.campaign})."
+    )
 
 
 def campaign_row(con: duckdb.DuckDBPyConnection, campaign: str) -> dict[str, Any]:
@@ -132,7 +166,7 @@ def campaign_row(con: duckdb.DuckDBPyConnection, campaign: str) -> dict[str, Any
 
 def default_end(con: duckdb.DuckDBPyConnection, campaign: str, now: datetime | None = None) -> date:
     """The report's default last day (:data:`END_RULE`); yesterday (UTC) without posts."""
-    now = (now or datetime.now(UTC)).replace(tzinfo=None)
+    now = utc_naive(now)
     found = con.execute(
         """
         WITH seen AS (SELECT max(collected_at) AS at FROM posts WHERE campaign = $c)
@@ -154,16 +188,21 @@ def gather(
 ) -> ReportContent:
     """Every number and table of the report for ``campaign`` over the period ending ``end``."""
     row = campaign_row(con, campaign)
+    now = utc_naive(now)
+    if end is not None and end > now.date():
+        raise ReportError(
+            f"--end {end} has not happened yet (today is {now:%Y-%m-%d} UTC): give a past "
+            "day, or leave --end out for the last complete day with data"
+        )
     end_rule = "given explicitly" if end is not None else END_RULE
-    window = Window.ending(period, end or default_end(con, campaign, now))
-    f = window.filters(campaign)
+    window = Window.ending(period, end or default_end(con, campaign, now), campaign)
+    f = window.f
     facets = queries.facets(con, campaign)
     figures = metrics.headline_figures(queries.headline(con, f))
-    posts = int(figures[0].value or 0)
+    posts = int(figure(figures, "Posts").value or 0)
     volume = queries.volume(con, f, "hour", "platform")
     totals = metrics.complete_series(volume, f.start_at, f.end_at, "hour")
     stored = trend_queries.has_trends(con, f)
-    spikes = _spikes(con, f) if stored else _volume_rule(totals, float(row["spike_score"]))
     grain = GRAIN[period]
     sentiment = queries.sentiment_over_time(con, f, grain)
     if not sentiment.empty:
@@ -176,21 +215,25 @@ def gather(
         title=str(row["title"]),
         window=window,
         end_rule=end_rule,
-        generated_at=(now or datetime.now(UTC)).replace(microsecond=0, tzinfo=None),
+        generated_at=now.replace(microsecond=0),
         simulated=bool(facets["simulated"]),
         posts=posts,
         figures=figures,
+        last_post=facets["last"],
         peak=metrics.peak_hour(queries.peak_hours(con, f)),
         volume=volume,
         totals=totals,
         events=queries.events(con, f),
-        spikes=spikes,
+        spikes=trend_queries.period_spikes(con, f),
         spikes_stored=stored,
+        spike_rule=""
+        if stored
+        else metrics.fallback_rule(trend_queries.spike_threshold(con, campaign)),
         sentiment=sentiment,
         sentiment_totals={str(k): int(v) for k, v in dict(by_label).items()},
         concern=queries.concern_over_time(con, f, grain),
         debate_posts=_debate_posts(con, f),
-        voice=_voice(con, f, window.previous.filters(campaign)),
+        voice=_voice(con, f, window.previous.f),
         topics=_topics(con, f, facets["first"]) if topics_available else pd.DataFrame(),
         topics_over_time=trend_queries.topics_over_time(con, f, grain, top=TOPIC_ROWS)
         if topics_available
@@ -200,30 +243,6 @@ def gather(
         alerts=alerts.sort_values("bucket_start", ignore_index=True),
         notable=_notable(con, f),
         stale_aggregates=bool(facets["stale"]),
-    )
-
-
-def _spikes(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
-    """Spikes stored by `hypewatch trends` overlapping the period (``trend_queries.spikes``)."""
-    return trend_queries.spikes(con, f)
-
-
-def _volume_rule(totals: pd.Series, threshold: float) -> pd.DataFrame:
-    """Without a trends run: the dashboard's simple volume rule on the hourly totals, as
-    one-hour spikes with the columns of ``trend_queries.spikes``."""
-    found = metrics.detect_spikes(totals, threshold, "hour")
-    return pd.DataFrame(
-        {
-            "spike_id": range(1, len(found) + 1),
-            "start_hour": found["bucket"],
-            "end_hour": found["bucket"],
-            "peak_hour": found["bucket"],
-            "posts": found["posts"],
-            "peak_posts": found["posts"],
-            "peak_baseline": None,
-            "peak_score": found["score"],
-            "top_topics": [[] for _ in range(len(found))],
-        }
     )
 
 

@@ -11,7 +11,7 @@ from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 
 from dashboard.reports import tables
-from dashboard.reports.content import ReportContent
+from dashboard.reports.content import ReportContent, after_last_post
 from dashboard.reports.figures import build_figures
 from dashboard.reports.narrative import facts_from, sentences
 from dashboard.reports.template import CSS, TABLE, TEMPLATE
@@ -76,6 +76,7 @@ def render_html(c: ReportContent) -> str:
         period_name=PERIOD_NAMES[c.window.period],
         before=f"{c.window.period} before",
         summary=sentences(facts_from(c)),
+        hint=after_last_post(c),
         t=report_tables(c),
         table=_render_table,
         change=tables.change,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dashboard.reports import tables
-from dashboard.reports.content import ReportContent
+from dashboard.reports.content import ReportContent, after_last_post
 from dashboard.reports.html import PERIOD_NAMES, report_tables
 from dashboard.reports.narrative import facts_from, sentences
 
@@ -54,6 +54,8 @@ def render_markdown(c: ReportContent) -> str:
             "(UTC). Nothing else to report.",
             "",
         ]
+        if c.after_last_post:
+            out += [after_last_post(c), ""]
     else:
         t = report_tables(c)
         out += _sections(c, t)
@@ -75,7 +77,8 @@ def _sections(c: ReportContent, t: dict[str, tables.Table]) -> list[str]:
     source = (
         "stored by `hypewatch trends`"
         if c.spikes_stored
-        else "the dashboard's volume rule; `hypewatch trends` has not run"
+        else "the same fallback rule as the dashboard's Overview, as `hypewatch trends` has "
+        f"not run for this campaign: {c.spike_rule}"
     )
     out += [f"Spikes ({source}):", ""]
     out += [table(t["spikes"]) if t["spikes"] else "No volume spike in this period.", ""]
@@ -87,7 +90,8 @@ def _sections(c: ReportContent, t: dict[str, tables.Table]) -> list[str]:
         "",
     ]
     if t["indices"]:
-        out += ["Hype and debate indices (hourly, 0–100):", "", table(t["indices"]), ""]
+        per = "hourly" if c.grain == "hour" else "daily"
+        out += [f"Hype and debate indices ({per}, 0–100):", "", table(t["indices"]), ""]
     out += ["## New and growing topics", ""]
     if not c.topics_available:
         out += ["No topics yet (run `hypewatch topics`).", ""]

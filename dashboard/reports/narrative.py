@@ -143,7 +143,7 @@ def sentiment_sentence(f: Facts) -> str | None:
 def concern_sentence(f: Facts) -> str | None:
     if not _finite(f.concern_share):
         return None
-    text = f"{_pct(f.concern_share)} of labelled posts raised a copyright concern"
+    text = f"{_pct(f.concern_share)} of copyright-labelled posts raised a copyright concern"
     if _finite(f.prev_concern_share):
         diff = (f.concern_share - f.prev_concern_share) * 100
         if abs(diff) >= SHIFT_PTS:
@@ -201,8 +201,7 @@ def facts_from(c: ReportContent) -> Facts:
     if not c.topics.empty:
         fresh = c.topics["is_new"] & (c.topics["posts"] >= MIN_NEW_POSTS)
         new = c.topics[fresh]["name"].tolist()
-        gained = c.topics.assign(gain=c.topics["posts"] - c.topics["previous_posts"])
-        best = gained.sort_values(["gain", "posts"], ascending=False).iloc[0]
+        best = c.topics.sort_values(["gain", "posts"], ascending=False).iloc[0]
         if best["gain"] > 0:
             lead = TopicMove(
                 str(best["name"]),

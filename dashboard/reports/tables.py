@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 import pandas as pd
 
 from dashboard.charts import platform_name
-from dashboard.metrics import Figure
+from dashboard.metrics import Figure, points
 from dashboard.reports.content import ReportContent
 
 TEXT_CHARS = 220
@@ -141,7 +141,7 @@ def voice(c: ReportContent) -> Table:
         diff = (
             "—"
             if _missing(v["share"]) or _missing(v.get("prev_share"))
-            else f"{(float(v['share']) - float(v['prev_share'])) * 100:+.1f} pts"
+            else points(float(v["share"]) - float(v["prev_share"]))
         )
         rows.append([str(v["entity"]), str(v["kind"]), count(v["posts"]), share(v["share"]), diff])
     return Table(["Entity", "Kind", "Mentions", "Share of voice", "Change"], rows, (2, 3, 4))

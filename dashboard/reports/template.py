@@ -79,6 +79,7 @@ writes; newer posts appear after the next refresh.</p>
 <h2>No posts in this period</h2>
 <p>The warehouse holds no posts of <code>{{ c.campaign }}</code> between
 {{ c.window.start }} and {{ c.window.end }} (UTC). Nothing else to report.</p>
+{% if c.after_last_post %}<p>{{ hint }}</p>{% endif %}
 </section>
 {% else %}
 <section id="headline" class="keep">
@@ -91,7 +92,7 @@ writes; newer posts appear after the next refresh.</p>
 <h2>Volume, spikes and events</h2>
 <div class="chart" id="fig-volume"></div>
 <p class="note">Posts per UTC hour by platform. Circles mark the peak of each volume spike, shading its hours
-({{ 'stored by `hypewatch trends`, robust score; a spike may start the day before' if c.spikes_stored else "the dashboard's volume rule: `hypewatch trends` has not run" }}); triangles mark the campaign's events.</p>
+({% if c.spikes_stored %}stored by <code>hypewatch trends</code>, robust score; a spike may start the day before{% else %}the same fallback rule as the dashboard's Overview, as <code>hypewatch trends</code> has not run for this campaign: {{ c.spike_rule }}{% endif %}); triangles mark the campaign's events.</p>
 </div>
 {% if t.spikes %}<h3>Spikes</h3>{{ table(t.spikes) }}{% else %}<p>No volume spike in this period.</p>{% endif %}
 {% if t.events %}<h3>Events</h3>{{ table(t.events) }}{% endif %}

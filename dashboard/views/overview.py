@@ -1,11 +1,14 @@
 """Overview: alerts, headline figures vs the previous period, the volume timeline with the
-stored spikes, the hype and debate indices."""
+spikes (the same as the reports': ``trend_queries.period_spikes``), the hype and debate
+indices."""
 
 from __future__ import annotations
 
 import streamlit as st
 
+from analysis.trends import TrendSettings
 from dashboard import charts, data, filters, metrics, widgets
+from hypewatch.settings import get_settings
 
 f = filters.current()
 st.title("Overview")
@@ -14,7 +17,7 @@ st.caption(
     f"{(f.end - f.start).days + 1} days before."
 )
 
-widgets.alerts_box(data.load("alerts", f))
+widgets.alerts_box(data.load("alerts", f, limit=widgets.ALERTS_LISTED), data.load("alert_count", f))
 
 figures = metrics.headline_figures(data.load("headline", f))
 peak, peak_posts, prev_peak = metrics.peak_hour(data.load("peak_hours", f))
@@ -36,7 +39,7 @@ columns[-1].metric(
     + (f"; the previous period's peak had {prev_peak:,} posts." if prev_peak else "."),
     border=True,
 )
-if figures[3].value is None:
+if next(fig for fig in figures if fig.label == "Net sentiment").value is None:
     st.info("No sentiment or copyright labels yet: run `hypewatch analyze`.", icon="ℹ️")
 
 trends_ran = data.load("has_trends", f)
@@ -52,20 +55,26 @@ by = (
 volume = data.load("volume", f, grain, by)
 totals = metrics.complete_series(volume, f.start_at, f.end_at, grain)
 events = data.load("events", f)
-spikes = data.load("spikes", f)
+spikes = data.load("period_spikes", f)
 st.plotly_chart(charts.volume_timeline(volume, totals, events, spikes, grain, by), key="ov_volume")
+shown = f"**Spikes** ({len(spikes)} in this period, shaded, circle on the peak; hover for details)"
 if trends_ran:
-    threshold = f"{spikes['threshold'].iloc[0]:g}" if len(spikes) else "the campaign's"
+    rule = TrendSettings.from_settings(get_settings())
+    window = int(spikes["window_hours"].iloc[0]) if len(spikes) else rule.spike_window_hours
+    threshold = f"{spikes['threshold'].iloc[0]:g}" if len(spikes) else "the campaign's threshold"
     st.caption(
-        f"**Spikes** ({len(spikes)} in this period, shaded, circle on the peak; hover for "
-        f"the top topics): runs of hours whose posts score at least {threshold} on the "
-        "robust score (posts − median) / max(1.4826 × MAD, √median, 1) over the 24 hours "
-        "before and have at least 10 posts; all platforms and languages of the campaign, "
-        "flagged posts left out (docs/metrics.md). "
-        "Triangles mark the campaign's events:"
+        f"{shown}: runs of hours whose posts score at least {threshold} on the robust score "
+        f"(posts − median) / max(1.4826 × MAD, √median, 1) over the {window} hours before "
+        f"and have at least {rule.spike_min_posts} posts; all platforms and languages of the "
+        "campaign, flagged posts left out; the top topics of each spike in its hover "
+        "(docs/metrics.md). Triangles mark the campaign's events:"
     )
 else:
-    widgets.stage_notice("trends", "Spikes come from the trends stage")
+    rule_text = metrics.fallback_rule(data.load("spike_threshold", f.campaign))
+    st.caption(f"{shown}: {rule_text}. Triangles mark the campaign's events:")
+    widgets.stage_notice(
+        "trends", "These spikes use a simple volume rule; robust spikes with their top topics"
+    )
 if not events.empty:
     st.dataframe(
         events.assign(n=range(1, len(events) + 1))[["n", "event_at", "title", "kind"]],

@@ -37,9 +37,17 @@ with right:
 over_time = data.load("topics_over_time", f, grain, top=top)
 overview = data.load("topic_overview", f, limit=40)
 
-assigned = int(over_time["posts"].sum()) if not over_time.empty else 0
+summary = data.load("topic_summary", f)
+assigned = summary["posts"]
+largest = overview[overview["topic_id"] != -1].head(1)
 c1, c2, c3 = st.columns(3)
-c1.metric("Topics in this period", f"{len(overview):,}", border=True)
+c1.metric(
+    "Topics in this period",
+    f"{summary['topics']:,}",
+    help="Topics with at least one post in the period (not the outlier topic), flagged "
+    "posts left out.",
+    border=True,
+)
 c2.metric(
     "Posts with a topic",
     f"{assigned:,}",
@@ -48,9 +56,10 @@ c2.metric(
 )
 c3.metric(
     "Largest topic",
-    f"{overview['share'].iloc[0]:.0%}" if len(overview) else "—",
-    overview["name"].iloc[0] if len(overview) else None,
-    help="Share of the period's topic-assigned posts in its largest topic (named below).",
+    f"{largest['posts'].iloc[0] / assigned:.0%}" if len(largest) and assigned else "—",
+    largest["name"].iloc[0] if len(largest) else None,
+    help="Share of the period's posts with a topic (outliers and flagged posts left out) "
+    "in its largest topic (named below).",
     delta_color="off",
     delta_arrow="off",
     border=True,

@@ -9,13 +9,15 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard import data, queries, trend_queries
+from dashboard import data, queries, trend_queries, widgets
 from dashboard.auth import AUTH_ENV, UnsafeBinding, auth_mode, is_loopback, password_matches
 from dashboard.queries import Filters
+from dashboard.reports.build import gather_report
 from dashboard.server import DB_ENV
 from hypewatch.settings import Settings, get_settings
 from tests.dashboard import CAMPAIGN, copy_of, warehouse
 from tests.dashboard.analysed import CONCERN_ALERT_DAY, analysed_warehouse
+from tests.reports.test_reports import busy_copy
 from warehouse.read import connect_writer, reading
 from warehouse.writes import mark_write
 
@@ -306,6 +308,8 @@ def test_topics_page_shows_cards_and_follows_the_filters(analysed: Path) -> None
         "SELECT name, posts FROM topic_overview WHERE topic_id <> -1 ORDER BY posts DESC LIMIT 1",
     )
     assert next(m for m in at.metric if m.label == "Largest topic").delta == largest
+    assigned = count(analysed, TOPIC_POSTS.format(extra=""))
+    assert metric(at, "Largest topic") == f"{size / assigned:.0%}"  # of posts with a topic
     assert at.markdown[0].value.startswith("#### ")  # first card: the largest topic
     assert metric(at, "Posts") == f"{size:,}"  # its card's size
     assert any(m.value.startswith("> ") for m in at.markdown), "no representative post"
@@ -324,6 +328,14 @@ def test_topics_page_shows_cards_and_follows_the_filters(analysed: Path) -> None
         ),
     )
     assert metric(at, "Posts with a topic") == f"{days:,}" != f"{on_reddit:,}"
+    topics_then = count(
+        analysed,
+        TOPIC_POSTS.replace("count(*)", "count(DISTINCT pt.topic_id)").format(
+            extra="AND f.platform = 'reddit' AND f.created_at >= '2025-03-26' "
+            "AND f.created_at < '2025-03-28'"
+        ),
+    )
+    assert metric(at, "Topics in this period") == f"{topics_then:,}"
     growth = [m.value for m in at.metric if m.label == "Growth"]
     assert growth and any(g.endswith("%") for g in growth)  # the days before had posts
 
@@ -365,6 +377,12 @@ def test_overview_shows_stored_spikes_indices_and_alerts(analysed: Path) -> None
     alerts = count(analysed, "SELECT count(*) FROM alerts")
     box = [m.value for m in at.markdown if "alerts in this period" in m.value]
     assert box and f"**{alerts} alerts in this period**" in box[0]
+    caption = next(c.value for c in at.caption if c.value.startswith("**Spikes**"))
+    window, threshold = reading_one(
+        analysed, "SELECT any_value(window_hours), any_value(threshold) FROM spikes"
+    )
+    assert f"at least {threshold:g} on the robust score" in caption
+    assert f"over the {window} hours before and have at least 10 posts" in caption
     listed = next(m.value for m in at.markdown if "UTC** ·" in m.value)
     assert listed.index("Apr 03") < listed.index("Mar 27")  # newest first
     assert "concern share" in listed and "volume spike" in listed
@@ -398,12 +416,33 @@ def test_without_trends_and_topics_the_pages_say_how_to_get_them(labelled: Path)
     at = app().run()
     assert_clean(at, "overview")
     notices = [i.value for i in at.info if "hypewatch trends" in i.value]
-    assert len(notices) == 2  # spikes, indices
-    assert "Spike (peak)" not in traces(at, 0)
+    assert len(notices) == 2  # spikes (a simple volume rule until then), indices
+    assert "simple volume rule" in notices[0]
+    day = date(2025, 4, 3)
+    at.date_input(key="hw_dates").set_value((day, day)).run()
+    at.multiselect(key="hw_platforms").set_value(["reddit"]).run()
+    report = gather_report(labelled, CAMPAIGN, "day", day)  # the report shows the same spikes
+    peaks = traces(at, 0)["Spike (peak)"]["x"]
+    assert [p.replace("T", " ") for p in peaks] == [f"{t}" for t in report.spikes["peak_hour"]]
+    assert peaks and peaks[0].endswith("04:00:00")  # an early hour: the series starts a day early
+    caption = next(c.value for c in at.caption if c.value.startswith("**Spikes**"))
+    assert "4 standard deviations above the mean of the 24 hours before" in caption
     assert not any("alerts in this period" in m.value for m in at.markdown)
     at.switch_page("views/topics.py").run()
     assert any("hypewatch topics" in i.value for i in at.info)
     assert not at.get("plotly_chart")
+
+
+def test_the_alerts_box_counts_every_alert(analysed: Path, tmp_path: Path, monkeypatch) -> None:
+    busy = busy_copy(analysed, tmp_path)
+    monkeypatch.setenv(DB_ENV, str(busy))
+    total = count(busy, "SELECT count(*) FROM alerts")
+    assert total > widgets.ALERTS_LISTED
+    at = app().run()
+    assert_clean(at, "overview")
+    box = next(m.value for m in at.markdown if "alerts in this period" in m.value)
+    assert f"**{total} alerts in this period**" in box
+    assert any(f"The newest {widgets.ALERTS_LISTED} are listed" in c.value for c in at.caption)
 
 
 def test_load_finds_queries_in_both_modules() -> None:

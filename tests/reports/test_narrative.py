@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from dashboard.metrics import Figure, points
 from dashboard.reports.narrative import Facts, TopicMove, change, sentences
 
 NAN = float("nan")
@@ -56,7 +57,7 @@ def test_negative_tone_and_shares() -> None:
     )  # fmt: skip
     out = sentences(f)
     assert "The tone was negative (net sentiment -0.35, down 30 pts)." in out
-    assert "42% of labelled posts raised a copyright concern (up from 20%)." in out
+    assert "42% of copyright-labelled posts raised a copyright concern (up from 20%)." in out
     assert "Midjourney led the share of voice with 31% of entity mentions." in out
 
 
@@ -76,3 +77,10 @@ def test_spike_or_peak_hour() -> None:
     )
     peak = Facts("day", 100, 50, peak_at=datetime(2025, 3, 26, 9), peak_posts=12)
     assert "The busiest hour was 26 Mar 09:00 UTC with 12 posts." in sentences(peak)
+
+
+def test_a_change_that_rounds_to_zero_has_no_sign() -> None:
+    assert points(-0.00001) == "0.0 pts" and points(0.00001) == "0.0 pts"
+    assert points(-0.021) == "-2.1 pts" and points(0.021) == "+2.1 pts"
+    flat = Figure("Concern share", 0.30001, 0.30002, "share")
+    assert flat.delta() == "0.0 pts vs previous period"

@@ -14,16 +14,16 @@ import pytest
 from plotly.offline import get_plotlyjs
 from typer.testing import CliRunner
 
-from dashboard import metrics, queries
+from dashboard import metrics, trend_queries
 from dashboard.queries import Filters
 from dashboard.reports import ReportError, build_report
 from dashboard.reports.build import gather_report
 from dashboard.reports.content import END_RULE, default_end
 from dashboard.reports.pdf import find_chromium
 from hypewatch.cli import app
-from tests.dashboard import CAMPAIGN
+from tests.dashboard import CAMPAIGN, copy_of, warehouse
 from tests.reports.conftest import DAY, OUT, has_chromium
-from warehouse.read import reading
+from warehouse.read import connect_writer, reading
 
 SECTIONS = [
     "Headline figures",
@@ -36,37 +36,51 @@ SECTIONS = [
 ]
 
 
-def dashboard_figures(path: Path, day: date) -> list[metrics.Figure]:
-    with reading(path) as con:
-        return metrics.headline_figures(queries.headline(con, Filters(CAMPAIGN, day, day)))
+BASE_FIGURES = """
+    WITH period AS (
+        SELECT p.post_id, p.author_id,
+               (SELECT arg_max(coalesce(m.likes, 0) + coalesce(m.reposts, 0)
+                               + coalesce(m.replies, 0) + coalesce(m.quotes, 0), m.observed_at)
+                FROM post_metrics m WHERE m.post_id = p.post_id) AS engagement,
+               (SELECT any_value(label) FROM labels l
+                WHERE l.post_id = p.post_id AND l.task = 'sentiment') AS sentiment,
+               (SELECT any_value(label) FROM labels l
+                WHERE l.post_id = p.post_id AND l.task = 'copyright') AS copyright
+        FROM posts p WHERE p.campaign = $campaign AND p.created_at::DATE = $day
+    )
+    SELECT count(*), count(DISTINCT author_id), sum(coalesce(engagement, 0)),
+           (count(*) FILTER (sentiment = 'positive') - count(*) FILTER (sentiment = 'negative'))
+               / count(sentiment),
+           count(*) FILTER (copyright = 'concern') / count(copyright)
+    FROM period
+"""
+"""The headline figures of one day, straight from the base tables (posts, post_metrics,
+labels; the test warehouse has one model per task), not through the dashboard's queries."""
 
 
-def test_file_names(day_reports: dict[str, Path]) -> None:
-    for fmt, path in day_reports.items():
-        assert path.name == f"{CAMPAIGN}-day-2025-03-26.{fmt}"
-        assert path.parent == OUT
-        assert path.stat().st_size > 0
-
-
-def test_headline_numbers_equal_the_dashboards(
+def test_headline_numbers_equal_the_base_tables(
     report_db: Path, day_reports: dict[str, Path]
 ) -> None:
-    figures = dashboard_figures(report_db, DAY)
     with reading(report_db) as con:
-        posts = con.execute(
-            "SELECT count(*) FROM posts WHERE campaign = ? AND created_at::DATE = ?",
-            [CAMPAIGN, DAY],
-        ).fetchone()[0]
-    assert figures[0].value == posts > 0
+        values = con.execute(BASE_FIGURES, {"campaign": CAMPAIGN, "day": DAY}).fetchone()
+    posts = values[0]
+    assert posts > 0
+    expected = {
+        label: metrics.Figure(label, value, None, kind).text()
+        for (label, kind), value in zip(
+            [("Posts", "count"), ("Authors", "count"), ("Engagement", "count"),
+             ("Net sentiment", "signed"), ("Concern share", "share")],
+            values, strict=True,
+        )
+    }  # fmt: skip
     md = day_reports["md"].read_text()
     html = day_reports["html"].read_text()
-    for f in figures:
-        previous = metrics.Figure(f.label, f.previous, None, f.kind).text()
-        row = re.search(rf"^\| {f.label} \| (.*?) \| (.*?) \| (.*?) \|$", md, re.M)
-        assert row, f"no {f.label} row"
-        assert row.group(1, 2) == (f.text(), previous)
-        cells = rf'<td class="c-figure">{f.label}</td>\s*<td class="c-this-period num">'
-        assert re.search(cells + re.escape(f.text()) + "</td>", html), f.label
+    for label, text in expected.items():
+        row = re.search(rf"^\| {label} \| (.*?) \| (.*?) \| (.*?) \|$", md, re.M)
+        assert row, f"no {label} row"
+        assert row.group(1) == text, label
+        cells = rf'<td class="c-figure">{label}</td>\s*<td class="c-this-period num">'
+        assert re.search(cells + re.escape(text) + "</td>", html), label
     assert f"to {posts:,}" in md.split("## Headline")[0]  # the summary says it too
 
 
@@ -182,6 +196,7 @@ def test_bad_input_is_one_clear_error(report_db: Path, tmp_path: Path) -> None:
     for args, message in (
         (["--end", "2025-02-30"], "bad --end date '2025-02-30'"),
         (["--format", "html,docx"], "unknown report format 'docx'"),
+        (["--end", "2999-01-01"], "--end 2999-01-01 has not happened yet"),
     ):
         result = runner.invoke(
             app, ["report", "--campaign", CAMPAIGN, "--db", str(report_db), *args]
@@ -225,3 +240,87 @@ def test_pdf_pages_render_to_png(day_reports: dict[str, Path]) -> None:
         for title in SECTIONS:
             assert title in text
         assert "Simulated data." in text
+
+
+FALLBACK_DAY = date(2025, 4, 3)
+"""A day of the labelled demo whose only volume spike peaks at 04:00 UTC."""
+
+
+def test_without_trends_the_report_shows_the_overviews_fallback_spikes(tmp_path: Path) -> None:
+    path = warehouse()  # labelled, the trends stage never ran
+    content = gather_report(path, CAMPAIGN, "day", FALLBACK_DAY)
+    f = Filters(CAMPAIGN, FALLBACK_DAY, FALLBACK_DAY, platforms=("reddit",))
+    with reading(path) as con:
+        assert not trend_queries.has_trends(con, f)
+        shown = trend_queries.period_spikes(con, f)  # what the Overview shows (any platform)
+    assert not content.spikes_stored
+    assert list(content.spikes.columns) == trend_queries.SPIKE_COLUMNS
+    assert content.spikes["peak_hour"].tolist() == shown["peak_hour"].tolist()
+    # the series starts a day early, so the first hours of the day have a baseline
+    assert [t.hour for t in content.spikes["peak_hour"]] == [4]
+    assert (content.spikes["threshold"] == 4.0).all()
+    (md,) = build_report(path, CAMPAIGN, "day", FALLBACK_DAY, ["md"], tmp_path)
+    text = md.read_text()
+    assert "Spikes (the same fallback rule as the dashboard's Overview" in text
+    assert "| 03 Apr 04:00 |" in text
+
+
+def test_a_future_end_is_an_error_and_an_empty_period_says_why(
+    report_db: Path, tmp_path: Path
+) -> None:
+    with pytest.raises(ReportError, match=r"--end 2999-01-01 has not happened yet"):
+        build_report(report_db, CAMPAIGN, "day", date(2999, 1, 1), ["md"], tmp_path)
+    (md,) = build_report(report_db, CAMPAIGN, "day", date(2025, 6, 1), ["md"], tmp_path)
+    assert "starts after the newest post stored for gpt4o-image-launch (2025-04-0" in (
+        md.read_text()
+    )
+
+
+def test_a_failed_pdf_leaves_no_file(report_db: Path, tmp_path: Path) -> None:
+    if not has_chromium():
+        pytest.skip("PDF needs /usr/bin/chromium and the playwright package")
+    not_a_browser = Path(shutil.which("true") or "/bin/true")
+    with pytest.raises(ReportError, match="Chromium could not print"):
+        build_report(
+            report_db, CAMPAIGN, "day", DAY, ["html", "md", "pdf"], tmp_path, not_a_browser
+        )
+    assert list(tmp_path.iterdir()) == []
+
+
+BUSY_ALERTS = """
+    INSERT INTO alerts (alert_id, campaign, rule, bucket_start, grain, value, threshold,
+                        posts, message, fired_at)
+    SELECT 'busy-' || i, $campaign, 'negative_share',
+           TIMESTAMP '2025-03-29 00:00' + i * INTERVAL 1 HOUR, 'hour', 0.5, 0.4, 20,
+           'Negative share 50% (threshold 40%)', now()::TIMESTAMP
+    FROM range(80) t(i)
+"""
+"""80 hourly alerts in the week ending 2025-04-04 (more than any page lists)."""
+
+
+def busy_copy(path: Path, into: Path) -> Path:
+    """A private copy of ``path`` with :data:`BUSY_ALERTS` added."""
+    copy = copy_of(path, into)
+    con = connect_writer(copy)
+    try:
+        con.execute(BUSY_ALERTS, {"campaign": CAMPAIGN})
+    finally:
+        con.close()
+    return copy
+
+
+def test_week_reports_every_alert_and_daily_indices(report_db: Path, tmp_path: Path) -> None:
+    week = date(2025, 4, 4)
+    busy = busy_copy(report_db, tmp_path)
+    content = gather_report(busy, CAMPAIGN, "week", week)
+    with reading(busy) as con:
+        stored = con.execute(
+            "SELECT count(*) FROM alerts WHERE campaign = ? AND bucket_start >= '2025-03-29' "
+            "AND bucket_start < '2025-04-05'",
+            [CAMPAIGN],
+        ).fetchone()[0]
+    assert len(content.alerts) == stored > 80
+    assert content.alerts["bucket_start"].is_monotonic_increasing  # oldest first, none lost
+    (md,) = build_report(busy, CAMPAIGN, "week", week, ["md"], tmp_path / "out")
+    text = md.read_text()
+    assert "Hype and debate indices (daily, 0–100):" in text and "(hourly" not in text
