@@ -9,10 +9,13 @@ on what the trends left in the warehouse (definitions in docs/metrics.md#alerts)
 - ``negative_share`` (grain ``day``): negative posts / sentiment-labelled posts of a UTC day.
 - ``concern_share`` (grain ``day``): ``concern`` posts / copyright-labelled posts of a day.
 
-The shares are the dashboard's (Sentiment and Copyright pages, day grain) computed on
-``post_facts``; like the spikes and the indices they leave flagged (near-duplicate,
-bot-like) posts out unless the trends run included them. A share needs ``min_posts``
-labelled posts in the day, so a quiet day of 3 posts never fires.
+The shares are exactly the dashboard's (Sentiment and Copyright pages, day grain; also the
+headline figures and the reports): every labelled post of the day, flagged (near-duplicate,
+bot-like) posts included, read through the relation the dashboard reads (``post_facts``
+once the aggregates were refreshed, else the live view ``post_facts_live``; see
+:func:`facts_relation`). A share needs ``min_posts`` labelled posts in the day, so a quiet
+day of 3 posts never fires. (The spike rule reads ``spike_scores``, which follow the trends
+run's own flagged-posts setting.)
 
 Each (campaign, rule, bucket) is stored once in ``alerts`` (``alert_id =
 campaign|rule|bucket_start``) with an anti-join: evaluating again never fires twice.
@@ -96,10 +99,21 @@ SELECT date_trunc('day', f.created_at) AS day_utc,
        count(*) FILTER (f.sentiment = 'negative') AS negative,
        count(f.copyright) AS copyright_labelled,
        count(*) FILTER (f.copyright = 'concern') AS concern
-FROM post_facts f {flagged}
+FROM {facts} f
 WHERE f.campaign = $campaign AND f.created_at <= $now
 GROUP BY 1 ORDER BY 1
 """
+
+
+def facts_relation(con: duckdb.DuckDBPyConnection) -> str:
+    """The post facts the dashboard reads: ``post_facts`` once the aggregates were ever
+    refreshed (a ``write_marks`` row ``aggregates``), else the live view ``post_facts_live``.
+
+    The same rule as ``dashboard.queries.relations`` (analysis/ does not import dashboard/;
+    tests/test_alerts.py checks that both give the same shares).
+    """
+    row = con.execute("SELECT 1 FROM write_marks WHERE stage = 'aggregates' LIMIT 1").fetchone()
+    return "post_facts" if row else "post_facts_live"
 
 
 def _pct(share: float) -> str:
@@ -111,8 +125,6 @@ def candidates(
     campaign: str,
     thresholds: Thresholds,
     now: datetime,
-    *,
-    include_flagged: bool = False,
 ) -> list[Alert]:
     """Every bucket that crosses a threshold now (fired before or not)."""
     found: list[Alert] = []
@@ -146,9 +158,8 @@ def candidates(
             )  # fmt: skip
     if thresholds.negative_share is None and thresholds.concern_share is None:
         return found
-    flagged = "" if include_flagged else "ANTI JOIN post_flags p USING (post_id)"
     days = con.execute(
-        _DAYS_SQL.format(flagged=flagged), {"campaign": campaign, "now": now}
+        _DAYS_SQL.format(facts=facts_relation(con)), {"campaign": campaign, "now": now}
     ).fetchall()
     for day, labelled, negative, c_labelled, concern in days:
         if thresholds.negative_share is not None and labelled >= min_posts:
@@ -178,7 +189,6 @@ def evaluate_alerts(
     thresholds: Thresholds,
     now: datetime | None = None,
     *,
-    include_flagged: bool = False,
     pending: bool = False,
 ) -> list[Alert]:
     """Store the alerts that fire now and were not stored before; returns those new ones.
@@ -189,10 +199,7 @@ def evaluate_alerts(
     """
     now = now or utcnow()
     status = "pending" if pending else "not_sent"
-    found = [
-        replace(a, delivery_status=status)
-        for a in candidates(con, campaign, thresholds, now, include_flagged=include_flagged)
-    ]
+    found = [replace(a, delivery_status=status) for a in candidates(con, campaign, thresholds, now)]
     if not found:
         return []
     columns = [f.name for f in fields(Alert)]

@@ -211,7 +211,8 @@ def _topics_and_trends(con: duckdb.DuckDBPyConnection, campaign: str) -> None:
 
     refresh_aggregates(con)  # the topic views read the refreshed post facts
     topics_stage(con, campaign)
-    for report in trends_stage(con, campaign):
+    # Simulated alerts are stored and shown, never sent to a configured webhook.
+    for report in trends_stage(con, campaign, deliver=False):
         out.print(
             f"trends: {report.spikes} spikes (score >= {report.threshold:g}), "
             f"{report.flags.flagged:,} near-duplicate or bot-like posts flagged "

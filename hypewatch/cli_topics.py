@@ -102,12 +102,15 @@ def trends_command(
     from hypewatch.cli import close_writer, db_path, open_writer
 
     name = _campaign_name(campaign)
-    con = open_writer(db_path(db))
+    path = db_path(db)
+    con = open_writer(path)
     try:
-        for report in trends_stage(con, name, include_flagged=include_flagged):
+        for report in trends_stage(con, name, include_flagged=include_flagged, deliver=False):
             _print_trends(con, report)
+        outbox = alerts_to_send(con)
     finally:
         close_writer(con)
+    send_alerts_then_record(path, outbox)  # the warehouse is free while the webhook runs
 
 
 def topics_stage(con: Any, campaign: str | None, *, refit: bool = False) -> Any:
@@ -144,9 +147,15 @@ def topics_stage(con: Any, campaign: str | None, *, refit: bool = False) -> Any:
     return report
 
 
-def trends_stage(con: Any, campaign: str | None, *, include_flagged: bool = False) -> list:
+def trends_stage(
+    con: Any, campaign: str | None, *, include_flagged: bool = False, deliver: bool = True
+) -> list:
     """Duplicates, spikes and indices as one ``analysis_runs`` row, then the campaign's
-    alerts (stored, printed, sent to the webhook when one is set); returns the reports."""
+    alerts (stored, printed); returns the reports.
+
+    ``deliver`` also sends them to the webhook (when one is set) on ``con``, which stays
+    open meanwhile; callers that can close the warehouse first pass ``deliver=False`` and
+    use :func:`alerts_to_send` then :func:`send_alerts_then_record`."""
     from dataclasses import replace
 
     from analysis.trends import TrendSettings, run_trends
@@ -162,7 +171,7 @@ def trends_stage(con: Any, campaign: str | None, *, include_flagged: bool = Fals
     start = time.perf_counter()
     try:
         reports = run_trends(con, campaign, settings, all_campaigns=campaign is None)
-        _fire_alerts(con, [r.campaign for r in reports], settings, app_settings)
+        _fire_alerts(con, [r.campaign for r in reports], app_settings)
     except BaseException as exc:
         finish_analysis_run(
             con, run, posts=0, seconds=time.perf_counter() - start, status="failed",
@@ -171,7 +180,8 @@ def trends_stage(con: Any, campaign: str | None, *, include_flagged: bool = Fals
         raise
     posts = sum(r.flags.posts for r in reports)
     finish_analysis_run(con, run, posts=posts, seconds=time.perf_counter() - start)
-    _deliver_alerts(con, app_settings)
+    if deliver:
+        _deliver_alerts(con)
     return reports
 
 
@@ -200,7 +210,7 @@ def _reload_campaign(con: Any, campaign: str | None) -> None:
         )
 
 
-def _fire_alerts(con: Any, campaigns: list, settings: Any, app_settings: Any) -> list:
+def _fire_alerts(con: Any, campaigns: list, app_settings: Any) -> list:
     """Evaluate each campaign's ``[alerts]`` (as loaded in the warehouse); prints the count."""
     from analysis.alerts import evaluate_alerts, stored_thresholds
     from hypewatch.campaigns import Alerts
@@ -215,11 +225,7 @@ def _fire_alerts(con: Any, campaigns: list, settings: Any, app_settings: Any) ->
         if not thresholds.rules():
             continue
         new = evaluate_alerts(
-            con,
-            name,
-            thresholds,
-            include_flagged=not settings.exclude_flagged,
-            pending=app_settings.alert_webhook_url is not None,
+            con, name, thresholds, pending=app_settings.alert_webhook_url is not None
         )
         fired.extend(new)
         rules = ", ".join(f"{r} >= {v:g}" for r, v in thresholds.rules().items())
@@ -235,29 +241,75 @@ def _fire_alerts(con: Any, campaigns: list, settings: Any, app_settings: Any) ->
     return fired
 
 
-def _deliver_alerts(con: Any, app_settings: Any) -> None:
-    """POST new, pending and failed alerts to the webhook; never fails the stage."""
+def _deliver_alerts(con: Any) -> None:
+    """POST new, pending and failed alerts to the webhook on ``con``; never fails the stage."""
+    _send_and_record(alerts_to_send(con), lambda delivery: _record(con, delivery))
+
+
+def alerts_to_send(con: Any) -> list[tuple[str, str]]:
+    """The alerts the webhook should get now (none without a webhook URL); read before the
+    warehouse is closed for :func:`send_alerts_then_record`."""
+    from hypewatch.settings import get_settings
+    from hypewatch.webhooks import pending_alerts
+
+    app_settings = get_settings()
+    if app_settings.alert_webhook_url is None:
+        return []
+    return pending_alerts(con, max_attempts=app_settings.alert_webhook_max_attempts)
+
+
+def send_alerts_then_record(db: Path, rows: list[tuple[str, str]]) -> None:
+    """POST ``rows`` with no warehouse connection open, then reopen the warehouse briefly
+    (``connect_writer``) to write the outcomes back; never raises."""
+    from warehouse.read import connect_writer
+
+    def record(delivery: Any) -> Any:
+        con = connect_writer(db)
+        try:
+            return _record(con, delivery)
+        finally:
+            con.close()
+
+    _send_and_record(rows, record)
+
+
+def _record(con: Any, delivery: Any) -> Any:
+    from hypewatch.webhooks import record_delivery
+
+    return record_delivery(con, delivery)
+
+
+def _send_and_record(rows: list[tuple[str, str]], record: Callable[[Any], Any]) -> None:
+    """Send ``rows`` with the webhook settings, record the outcome, print one line."""
     import logging
 
     from hypewatch.cli import err, out
-    from hypewatch.webhooks import deliver_alerts
+    from hypewatch.settings import get_settings
+    from hypewatch.webhooks import send_alerts
 
-    if app_settings.alert_webhook_url is None:
+    app_settings = get_settings()
+    if app_settings.alert_webhook_url is None or not rows:
         return
+    delivery = None
     try:
-        report = deliver_alerts(
-            con,
+        delivery = send_alerts(
             app_settings.alert_webhook_url,
+            rows,
             timeout_s=app_settings.alert_webhook_timeout_s,
             attempts=app_settings.alert_webhook_attempts,
             budget_s=app_settings.alert_webhook_budget_s,
         )
+        report = record(delivery)
     except Exception as exc:  # delivery never blocks or fails the pipeline
-        logging.getLogger(__name__).warning("alert delivery failed: %s", type(exc).__name__)
-        err.print(f"warning: alerts not delivered ({type(exc).__name__}); the next run retries")
+        sent = delivery is not None and any(o.status == "sent" for o in delivery.outcomes)
+        logging.getLogger(__name__).warning(
+            "alert delivery %s: %s",
+            "not recorded (some were sent and may be sent again)" if sent else "failed",
+            type(exc).__name__,
+        )
+        err.print(f"warning: alert delivery not recorded ({type(exc).__name__}); next run retries")
         return
-    if report is not None and (report.sent or report.failed or report.pending):
-        out.print(f"alert webhook: {report.summary()} ({report.seconds:.1f} s)", highlight=False)
+    out.print(f"alert webhook: {report.summary()} ({report.seconds:.1f} s)", highlight=False)
 
 
 def _print_trends(con: Any, report: Any) -> None:

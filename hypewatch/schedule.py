@@ -5,7 +5,8 @@ A job file (TOML, see docs/scheduling.md and docs/schedule.example.toml) lists j
 crontab line, a campaign and the steps to run in order. :func:`run_job` runs one job under
 a lock file next to the warehouse (``<db>.schedule.lock``, ``fcntl.flock``, non-blocking):
 a job that finds the warehouse busy with another job (this process or another one, e.g.
-a cron line) is skipped and logged. A failing step is logged, ends its job (the remaining
+a cron line) waits up to its ``wait_s`` for it (default 0), then is skipped and logged:
+that run is lost, not queued. A failing step is logged, ends its job (the remaining
 steps are skipped) and never the scheduler. Each job run is logged (start, end, status,
 duration) and stored as an ``analysis_runs`` row with ``stage = 'schedule'``.
 :func:`build_scheduler` puts the jobs on an APScheduler 3 scheduler
@@ -56,6 +57,8 @@ class Job(BaseModel):
     report_formats: list[Literal["html", "md", "pdf"]] = Field(default_factory=lambda: ["html"])
     out: Path = Path("reports")
     """``report``: folder the reports are written to."""
+    wait_s: float = Field(default=0.0, ge=0, le=6 * 3600)
+    """How long the job waits for the warehouse lock before it is skipped (0: skip at once)."""
 
     @field_validator("cron")
     @classmethod
@@ -169,9 +172,20 @@ def _writer(db: Path) -> Iterator[Any]:
         close_writer(con)
 
 
+def _refresh_quietly(db: Path) -> None:
+    """Refresh the dashboard's aggregates after a collect; a failure (say the warehouse is
+    locked by someone else) is only logged: the next write refreshes them."""
+    from hypewatch.cli import close_writer, open_writer
+
+    try:
+        close_writer(open_writer(db))
+    except Exception as exc:
+        log.warning("aggregates not refreshed after collect (%s: %s)", type(exc).__name__, exc)
+
+
 def collect_step(ctx: StepContext) -> str:
     """Collect new posts from the live sources (resumes where the last run stopped)."""
-    from hypewatch.cli import close_writer, load_campaign_named, open_writer
+    from hypewatch.cli import load_campaign_named, open_writer
     from hypewatch.collect import collect
     from warehouse.read import ShortWrites
 
@@ -180,7 +194,7 @@ def collect_step(ctx: StepContext) -> str:
     try:
         reports = collect(ShortWrites(ctx.db), camp, ctx.job.sources or None)
     finally:
-        close_writer(open_writer(ctx.db))
+        _refresh_quietly(ctx.db)  # never hides the collect's own error
     failed = [r for r in reports if r.status == "failed"]
     asked_skipped = [r for r in reports if r.status == "skipped" and r.source in ctx.job.sources]
     for r in reports:
@@ -214,14 +228,18 @@ def topics_step(ctx: StepContext) -> str:
 
 
 def trends_step(ctx: StepContext) -> str:
-    """Flags, spikes and indices, then the campaign's alerts (and their webhook)."""
-    from hypewatch.cli_topics import trends_stage
+    """Flags, spikes and indices, then the campaign's alerts; the webhook is called after
+    the warehouse is closed (readers are not held up by it) and the outcome written back
+    in a short reopen."""
+    from hypewatch.cli_topics import alerts_to_send, send_alerts_then_record, trends_stage
 
     with _writer(ctx.db) as con:
-        reports = trends_stage(con, ctx.campaign)
+        reports = trends_stage(con, ctx.campaign, deliver=False)
         fired = con.execute(
             "SELECT count(*) FROM alerts WHERE campaign = ?", [ctx.campaign]
         ).fetchone()[0]
+        outbox = alerts_to_send(con)
+    send_alerts_then_record(ctx.db, outbox)
     spikes = sum(r.spikes for r in reports)
     return f"{spikes} spikes; {fired} alerts stored for the campaign"
 
@@ -255,9 +273,14 @@ def lock_path(db: Path) -> Path:
     return db.with_name(db.name + ".schedule.lock")
 
 
+LOCK_POLL_S = 1.0
+"""How often a job with ``wait_s`` tries the lock again."""
+
+
 @contextmanager
-def warehouse_lock(db: Path, holder: str) -> Iterator[bool]:
-    """Hold the warehouse's job lock if it is free (yields True), else yield False at once.
+def warehouse_lock(db: Path, holder: str, wait_s: float = 0.0) -> Iterator[bool]:
+    """Hold the warehouse's job lock if it is free (yields True); else try again every
+    :data:`LOCK_POLL_S` for up to ``wait_s`` seconds, then yield False.
 
     ``flock`` on an open file: released when the file is closed, also when the process
     dies, so a crashed job never leaves the warehouse locked.
@@ -265,12 +288,18 @@ def warehouse_lock(db: Path, holder: str) -> Iterator[bool]:
     path = lock_path(db)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    give_up = time.monotonic() + wait_s
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                left = give_up - time.monotonic()
+                if left <= 0:
+                    yield False
+                    return
+                time.sleep(min(LOCK_POLL_S, left))
         try:
             os.ftruncate(fd, 0)
             os.write(fd, f"{holder} pid {os.getpid()}\n".encode())
@@ -348,10 +377,14 @@ def run_job(
     job = config.job(job) if isinstance(job, str) else job
     path = Path(db or config.db or db_path(None))
     start = time.perf_counter()
-    with warehouse_lock(path, f"job {job.name}") as locked:
+    with warehouse_lock(path, f"job {job.name}", job.wait_s) as locked:
         if not locked:
             result = JobResult(job.name, "skipped", error=f"warehouse busy ({lock_holder(path)})")
-            log.warning("job %s skipped: %s holds %s", job.name, lock_holder(path), path)
+            waited = f" after waiting {job.wait_s:g} s" if job.wait_s else ""
+            log.warning(
+                "job %s skipped%s: %s holds %s; this run is lost, the next tick runs it",
+                job.name, waited, lock_holder(path), path,
+            )  # fmt: skip
             return result
         log.info("job %s started: %s on %s", job.name, " -> ".join(job.steps), path)
         result = JobResult(job.name, "ok")

@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     alert_webhook_budget_s: float = 5.0
     """Longest time a run waits for webhook deliveries; what is not sent by then stays
     ``pending`` and is retried by the next run."""
+    alert_webhook_max_attempts: int = 10
+    """POSTs an alert gets over all runs: a ``failed`` alert is not retried after that
+    (``alerts.delivery_attempts``); a 4xx other than 429 is never retried."""
     schedule_file: Path = Path("schedule.toml")
     """``hypewatch schedule``'s job file (``--config`` overrides it); see docs/scheduling.md."""
 

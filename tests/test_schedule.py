@@ -267,3 +267,123 @@ def test_the_scheduler_survives_a_failing_job(db: Path, tmp_path: Path) -> None:
         ("schedule", "ok"),
         ("trends", "ok"),
     ]
+
+
+def test_the_example_jobs_do_not_collide() -> None:
+    """Over a week of ticks, the long morning job has 2 h to itself and any two jobs start
+    at least 40 min apart (a job that finds the lock held is skipped: that run is lost)."""
+    from datetime import UTC, timedelta
+    from itertools import pairwise
+
+    from apscheduler.triggers.cron import CronTrigger
+
+    config = load_schedule(EXAMPLE)
+    start = datetime(2025, 3, 24, tzinfo=UTC)  # a Monday
+    ticks = []
+    for job in config.jobs:
+        trigger = CronTrigger.from_crontab(job.cron, timezone="UTC")
+        at = trigger.get_next_fire_time(None, start)
+        while at < start + timedelta(days=7):
+            ticks.append((at, job.name))
+            at = trigger.get_next_fire_time(at, at + timedelta(seconds=1))
+    ticks.sort()
+    assert {name for _, name in ticks} == {"morning", "hourly", "weekly"}
+    for (at, name), (next_at, next_name) in pairwise(ticks):
+        if name != next_name:
+            room = timedelta(hours=2) if name == "morning" else timedelta(minutes=40)
+            assert next_at - at >= room, (at, name, next_at, next_name)
+
+
+def test_a_job_with_wait_s_waits_for_the_lock(db: Path, tmp_path: Path) -> None:
+    config = load_schedule(
+        job_file(
+            tmp_path, db,
+            f'[[jobs]]\nname="j"\ncron="0 7 * * *"\ncampaign="{CAMPAIGN}"\nsteps=["trends"]\n'
+            "wait_s = 30\n",
+        )
+    )  # fmt: skip
+    released = threading.Event()
+
+    def hold() -> None:
+        with warehouse_lock(db, "job other") as held:
+            assert held
+            time.sleep(1.5)
+        released.set()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    time.sleep(0.2)
+    result = run_job(config, "j")
+    holder.join()
+    assert released.is_set() and result.status == "ok", result.error
+    assert runs(db)[0][:2] == ("schedule", "ok")
+
+
+def test_a_collect_error_is_not_hidden_by_the_refresh_after_it(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The collect fails (an unknown source) and the warehouse cannot be opened after it
+    (here: the file was damaged meanwhile): the job reports the collect's error, and the
+    failed refresh is only logged."""
+    import hypewatch.collect
+
+    real_collect = hypewatch.collect.collect
+
+    def collect_then_damage(*args: object, **kwargs: object) -> object:
+        db.write_bytes(b"not a warehouse any more")
+        return real_collect(*args, **kwargs)
+
+    monkeypatch.setattr(hypewatch.collect, "collect", collect_then_damage)
+    caplog.set_level(logging.INFO, logger="hypewatch.schedule")
+    config = load_schedule(
+        job_file(
+            tmp_path, db,
+            f'[[jobs]]\nname="j"\ncron="0 7 * * *"\ncampaign="{CAMPAIGN}"\nsteps=["collect"]\n'
+            'sources=["nope"]\n',
+        )
+    )  # fmt: skip
+    result = run_job(config, "j")
+    assert result.status == "failed" and result.failed_step == "collect"
+    assert "unknown source 'nope'" in result.error, result.error
+    assert "aggregates not refreshed after collect" in caplog.text
+
+
+def test_the_trends_step_posts_alerts_with_the_warehouse_closed(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The webhook is called after the step closed the warehouse: a reader can open it
+    during the POST; the outcome is written back after."""
+    from hypewatch.settings import get_settings
+    from tests.test_webhooks import Hook
+
+    hook = Hook([200])
+    opened: list[str] = []
+
+    def read_warehouse() -> None:
+        try:
+            duckdb.connect(str(db), read_only=True).close()
+            opened.append("ok")
+        except duckdb.Error as exc:
+            opened.append(f"locked: {exc}")
+
+    hook.on_post = read_warehouse
+    monkeypatch.setenv("HYPEWATCH_ALERT_WEBHOOK_URL", hook.url)
+    get_settings.cache_clear()
+    try:
+        config = load_schedule(
+            job_file(
+                tmp_path, db,
+                f'[[jobs]]\nname="j"\ncron="0 7 * * *"\ncampaign="{CAMPAIGN}"\n'
+                'steps=["trends"]\n',
+            )
+        )  # fmt: skip
+        result = run_job(config, "j")
+    finally:
+        get_settings.cache_clear()
+        hook.close()
+    assert result.status == "ok", result.error
+    assert opened == ["ok"]
+    con = duckdb.connect(str(db), read_only=True)
+    rows = con.execute("SELECT DISTINCT delivery_status FROM alerts").fetchall()
+    con.close()
+    assert rows == [("sent",)]

@@ -7,7 +7,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -17,7 +17,7 @@ import pytest
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from hypewatch.webhooks import deliver_alerts
+from hypewatch.webhooks import DeliveryReport, deliver_alerts
 from warehouse.db import connect
 
 SECRET_PATH = "/services/T000/B000/s3cr3tT0k3n"
@@ -25,16 +25,20 @@ SECRET_PATH = "/services/T000/B000/s3cr3tT0k3n"
 
 class Hook:
     """A local webhook: answers with the next status of ``script`` (then the last one),
-    optionally after ``delay_s``; records the bodies it received."""
+    optionally after ``delay_s``; records the bodies it received. ``on_post`` (if set) is
+    called while each request is handled."""
 
     def __init__(self, script: list[int], delay_s: float = 0.0) -> None:
         self.script, self.delay_s, self.bodies = list(script), delay_s, []
+        self.on_post: Callable[[], None] | None = None
         hook = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 hook.bodies.append(json.loads(body))
+                if hook.on_post is not None:
+                    hook.on_post()
                 if hook.delay_s:
                     time.sleep(hook.delay_s)
                 status = hook.script.pop(0) if len(hook.script) > 1 else hook.script[0]
@@ -91,6 +95,11 @@ def statuses(con: duckdb.DuckDBPyConnection) -> list[tuple]:
     ).fetchall()
 
 
+def attempts_made(con: duckdb.DuckDBPyConnection) -> list[int]:
+    rows = con.execute("SELECT delivery_attempts FROM alerts ORDER BY alert_id").fetchall()
+    return [r[0] for r in rows]
+
+
 def test_success_posts_one_slack_message_and_marks_sent(hook_factory) -> None:
     hook = hook_factory([200])
     con = warehouse(2)
@@ -123,12 +132,69 @@ def test_always_failing_is_failed_and_retried_on_the_next_run(hook_factory) -> N
     assert statuses(con) == [("sent", True, None)]
 
 
-def test_a_4xx_is_not_retried(hook_factory) -> None:
+def test_a_4xx_is_rejected_and_never_retried(hook_factory) -> None:
+    """A revoked hook (404) is POSTed once, not again in the run nor in the next runs."""
     hook = hook_factory([404])
     con = warehouse(1)
-    assert deliver_alerts(con, hook.url, attempts=3).failed == 1
-    assert len(hook.bodies) == 1 and statuses(con)[0][0] == "failed"
+    assert deliver_alerts(con, hook.url, attempts=3).rejected == 1
+    assert len(hook.bodies) == 1 and statuses(con)[0][0] == "rejected"
     assert statuses(con)[0][2].startswith("HTTP 404")
+    assert deliver_alerts(con, hook.url, attempts=3) == DeliveryReport()  # nothing to send
+    assert len(hook.bodies) == 1 and attempts_made(con) == [1]
+
+
+def test_a_429_is_retried(hook_factory) -> None:
+    hook = hook_factory([429, 200])
+    con = warehouse(1)
+    assert deliver_alerts(con, hook.url, attempts=3, budget_s=10).sent == 1
+    assert len(hook.bodies) == 2 and attempts_made(con) == [2]
+
+
+def test_failed_alerts_stop_after_max_attempts(hook_factory) -> None:
+    """Always 500: 2 POSTs a run, at most 3 POSTs an alert: the third run sends nothing."""
+    hook = hook_factory([500])
+    con = warehouse(1)
+    first = deliver_alerts(con, hook.url, attempts=2, budget_s=10, max_attempts=3)
+    assert first.failed == 1 and attempts_made(con) == [2]
+    second = deliver_alerts(con, hook.url, attempts=2, budget_s=10, max_attempts=3)
+    assert second.failed == 1 and attempts_made(con) == [4]
+    third = deliver_alerts(con, hook.url, attempts=2, budget_s=10, max_attempts=3)
+    assert third == DeliveryReport() and len(hook.bodies) == 4
+    assert statuses(con) == [("failed", False, "HTTP 500")]
+    # a higher cap (the setting raised) retries it again
+    hook.script = [200]
+    assert deliver_alerts(con, hook.url, max_attempts=5).sent == 1 and attempts_made(con) == [5]
+
+
+def test_an_answer_just_after_the_budget_is_not_sent_twice(hook_factory) -> None:
+    """The webhook takes the message and answers 0.4 s after the 1 s budget (with a 3 s
+    request timeout). Before, the run ended with the POST still under way, left the alert
+    `pending`, and the next run posted it again. Now the request is cut at the deadline
+    and the alert is `unconfirmed`: the next run does not send it again."""
+    hook = hook_factory([200], delay_s=1.4)
+    con = warehouse(1)
+    report = deliver_alerts(con, hook.url, timeout_s=3.0, attempts=3, budget_s=1.0)
+    assert report.unconfirmed == 1 and report.sent == 0
+    time.sleep(1.0)  # the slow answer has come and gone
+    assert len(hook.bodies) == 1  # nothing was sent after the budget
+    hook.delay_s = 0.0
+    again = deliver_alerts(con, hook.url, timeout_s=3.0, attempts=3, budget_s=1.0)
+    assert again == DeliveryReport()
+    assert len(hook.bodies) == 1  # one message in all, across the two runs
+    assert statuses(con) == [("unconfirmed", False, statuses(con)[0][2])]
+    assert attempts_made(con) == [1]
+
+
+def test_no_retry_starts_that_cannot_end_within_the_budget(hook_factory) -> None:
+    """A 500 after 0.6 s with a 1 s budget: the second attempt gets only the time left,
+    so nothing reaches the webhook after the run ended."""
+    hook = hook_factory([500], delay_s=0.6)
+    con = warehouse(1)
+    report = deliver_alerts(con, hook.url, timeout_s=3.0, attempts=5, budget_s=1.0)
+    assert report.sent == 0
+    seen = len(hook.bodies)
+    time.sleep(2.5)  # an attempt or a backoff left running would post by now
+    assert len(hook.bodies) == seen <= 2
 
 
 def test_a_slow_server_never_holds_the_run_past_the_budget(hook_factory) -> None:
@@ -140,8 +206,10 @@ def test_a_slow_server_never_holds_the_run_past_the_budget(hook_factory) -> None
     report = deliver_alerts(con, hook.url, timeout_s=0.3, attempts=2, budget_s=1.0)
     elapsed = time.monotonic() - start
     assert elapsed < 10.0, elapsed
-    assert report.sent == 0 and report.failed + report.pending == 1
-    assert statuses(con)[0][0] in ("pending", "failed")
+    assert report.sent == 0 and report.unconfirmed == 1
+    # the request went out and no answer came: it may have been posted, so it is neither
+    # retried in the run nor sent again by the next one
+    assert statuses(con)[0][0] == "unconfirmed" and len(hook.bodies) == 1
 
 
 def test_unreachable_webhook_fails_cleanly() -> None:
@@ -203,3 +271,46 @@ def test_a_malformed_url_fails_at_once_without_echoing_it() -> None:
     assert report.failed == 1
     status, _, error = statuses(con)[0]
     assert status == "failed" and error.startswith("bad webhook URL") and "s3cr3t" not in error
+    assert attempts_made(con) == [0]  # nothing was sent: a fixed URL sends it next run
+
+
+def test_the_trends_command_posts_with_the_warehouse_closed(
+    tmp_path: Path, hook_factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the webhook handles the POST, the warehouse can be opened read-only (the
+    command closed its writer first); the outcome is written back after."""
+    from hypewatch.cli import app
+    from hypewatch.pipeline import build_demo
+    from hypewatch.settings import get_settings
+    from tests.test_alerts import CAMPAIGN, label_with_truth, launch
+
+    db = tmp_path / "w.duckdb"
+    con = connect(db)
+    build_demo(con, launch(), size=3000, seed=42)
+    label_with_truth(con)
+    con.close()
+    hook = hook_factory([200])
+    opened: list[str] = []
+
+    def read_warehouse() -> None:
+        try:
+            reader = duckdb.connect(str(db), read_only=True)
+        except duckdb.Error as exc:
+            opened.append(f"locked: {exc}")
+            return
+        opened.append(str(reader.execute("SELECT count(*) FROM alerts").fetchone()[0]))
+        reader.close()
+
+    hook.on_post = read_warehouse
+    monkeypatch.setenv("HYPEWATCH_ALERT_WEBHOOK_URL", hook.url)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["trends", "--campaign", CAMPAIGN, "--db", str(db)])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert len(opened) == 1 and opened[0].isdigit(), opened
+    con = duckdb.connect(str(db), read_only=True)
+    rows = con.execute("SELECT DISTINCT delivery_status, delivery_attempts FROM alerts").fetchall()
+    con.close()
+    assert rows == [("sent", 1)] and int(opened[0]) > 0
