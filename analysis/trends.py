@@ -260,7 +260,7 @@ top_posts AS (
 SELECT
     $campaign, e.series, e.spike_id, e.start_hour, e.end_hour, e.peak_hour,
     e.posts, e.peak_posts, e.peak_baseline, e.peak_score,
-    tt.ids, tt.names, tp.ids, $window, $threshold, $exclude, $now
+    tt.ids, tt.names, tp.ids, $window, $threshold, $exclude, $now, $min_posts
 FROM episodes e
 LEFT JOIN top_topics tt USING (series, spike_id)
 LEFT JOIN top_posts tp USING (series, spike_id)
@@ -311,6 +311,7 @@ def detect_spikes(
                 "threshold": threshold,
                 "exclude": s.exclude_flagged,
                 "now": now,
+                "min_posts": s.spike_min_posts,
             },
         ).fetchone()[0]
         con.execute("DROP TABLE _scores")

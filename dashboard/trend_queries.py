@@ -34,7 +34,7 @@ TOPIC_COLUMNS = [
 SPIKE_COLUMNS = [
     "campaign", "spike_id", "start_hour", "end_hour", "peak_hour", "posts", "peak_posts",
     "peak_baseline", "peak_score", "top_topics", "top_post_ids", "window_hours", "threshold",
-    "excludes_flagged",
+    "excludes_flagged", "min_posts",
 ]  # fmt: skip
 STAGE_TABLES = {
     "topics": ("topic_runs", "topics", "post_topics"),
@@ -331,6 +331,7 @@ def volume_rule_spikes(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFra
                 "window_hours": window,
                 "threshold": threshold,
                 "excludes_flagged": False,
+                "min_posts": None,
             }
         )
     return pd.DataFrame(rows, columns=SPIKE_COLUMNS)

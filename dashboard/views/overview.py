@@ -4,11 +4,10 @@ indices."""
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
-from analysis.trends import TrendSettings
 from dashboard import charts, data, filters, metrics, widgets
-from hypewatch.settings import get_settings
 
 f = filters.current()
 st.title("Overview")
@@ -59,15 +58,20 @@ spikes = data.load("period_spikes", f)
 st.plotly_chart(charts.volume_timeline(volume, totals, events, spikes, grain, by), key="ov_volume")
 shown = f"**Spikes** ({len(spikes)} in this period, shaded, circle on the peak; hover for details)"
 if trends_ran:
-    rule = TrendSettings.from_settings(get_settings())
-    window = int(spikes["window_hours"].iloc[0]) if len(spikes) else rule.spike_window_hours
-    threshold = f"{spikes['threshold'].iloc[0]:g}" if len(spikes) else "the campaign's threshold"
+    first = spikes.iloc[0] if len(spikes) else None  # the rule as stored with the spikes
+    threshold = f"{first['threshold']:g}" if first is not None else "the campaign's threshold"
+    window = f"{int(first['window_hours'])} hours" if first is not None else "hours"
+    at_least = (
+        f" and have at least {int(first['min_posts'])} posts"
+        if first is not None and pd.notna(first["min_posts"])
+        else ""
+    )
     st.caption(
         f"{shown}: runs of hours whose posts score at least {threshold} on the robust score "
-        f"(posts − median) / max(1.4826 × MAD, √median, 1) over the {window} hours before "
-        f"and have at least {rule.spike_min_posts} posts; all platforms and languages of the "
-        "campaign, flagged posts left out; the top topics of each spike in its hover "
-        "(docs/metrics.md). Triangles mark the campaign's events:"
+        f"(posts − median) / max(1.4826 × MAD, √median, 1) over the {window} before"
+        f"{at_least}; all platforms and languages of the campaign, flagged posts left out; "
+        "the top topics of each spike in its hover (docs/metrics.md). Triangles mark the "
+        "campaign's events:"
     )
 else:
     rule_text = metrics.fallback_rule(data.load("spike_threshold", f.campaign))
