@@ -1,8 +1,11 @@
 """Ingest throughput: parse + upsert of simulated posts into an empty warehouse, then again.
 
-    python bench/ingest.py [--size 200000] [--repeat 3]
+    python bench/ingest.py [--size 200000] [--repeat 3] [--mode both|in-process|pool]
 
 Prints a table. The target on a 2-core machine is >= 50,000 posts/s for the first load.
+Both import paths run side by side in each repeat: in-process (the parsing thread
+overlapped with one DuckDB writer thread) and pool (worker processes parse and prepare,
+the main process only writes; what `hypewatch demo` uses for big sizes).
 Each stage runs ``--repeat`` times (a fresh warehouse each time); the table gives the best
 and the median run, and the load average before and after (these machines are shared:
 compare figures only between runs with a similar load).
@@ -22,7 +25,14 @@ from pathlib import Path
 # would shadow the `ingest` package: drop the folder.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-from hypewatch.pipeline import checkpoints_deferred, gc_paused, import_payloads  # noqa: E402
+from hypewatch.parse_pool import ParsePool  # noqa: E402
+from hypewatch.pipeline import (  # noqa: E402
+    ImportJob,
+    checkpoints_deferred,
+    gc_paused,
+    import_payloads,
+    import_pooled,
+)
 from ingest.parsers import get_format  # noqa: E402
 from ingest.simulator import simulate  # noqa: E402
 from warehouse.db import connect  # noqa: E402
@@ -35,16 +45,28 @@ def grouped(payloads: list[tuple[str, object]]) -> dict[str, list[object]]:
     return groups
 
 
-def load(db: Path, groups: dict[str, list[object]]) -> tuple[float, int, int]:
-    """One import per format, as `hypewatch demo` does, then a checkpoint: seconds, counts."""
+def load(db: Path, groups: dict[str, list[object]], pooled: bool) -> tuple[float, int, int]:
+    """One import per format, as `hypewatch demo` does, then a checkpoint: seconds, counts.
+
+    ``pooled``: parse in worker processes, as the demo does for big sizes (starting the
+    pool is timed too).
+    """
     con = connect(db)
     start = time.perf_counter()
     new = updated = 0
-    with checkpoints_deferred(con):  # as build_demo: one checkpoint for all formats
-        for fmt, payloads in groups.items():
-            _, counts = import_payloads(con, fmt, payloads, source=f"bench:{fmt}")
-            new += counts.new
-            updated += counts.updated
+    if pooled:  # as build_demo: all formats in one stream of chunks
+        with ParsePool() as pool:
+            jobs = [ImportJob(fmt, items, f"bench:{fmt}") for fmt, items in groups.items()]
+            results = import_pooled(con, pool, jobs)
+    else:
+        with checkpoints_deferred(con):  # as build_demo: one checkpoint for all formats
+            results = [
+                import_payloads(con, fmt, items, source=f"bench:{fmt}")
+                for fmt, items in groups.items()
+            ]
+    for _, counts in results:
+        new += counts.new
+        updated += counts.updated
     con.execute("CHECKPOINT")
     seconds = time.perf_counter() - start
     con.close()
@@ -69,6 +91,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--mode",
+        choices=("both", "in-process", "pool"),
+        default="both",
+        help="which import path to time (both: side by side in each repeat)",
+    )
     args = parser.parse_args()
     if args.size < 1 or args.repeat < 1:
         parser.error("--size and --repeat must be at least 1")
@@ -80,40 +108,53 @@ def main() -> None:
     n_posts = len(corpus.truth)
     load_before = load_average()
 
-    parse_s, first_s, again_s = [], [], []
+    modes = {"in-process": False, "pool": True}
+    if args.mode != "both":
+        modes = {args.mode: modes[args.mode]}
+    parse_s: list[float] = []
+    first_s: dict[str, list[float]] = {mode: [] for mode in modes}
+    again_s: dict[str, list[float]] = {mode: [] for mode in modes}
+    notes: dict[str, tuple[str, str]] = {}
     for _ in range(args.repeat):
         seconds, parsed = parse_all(groups)
         parse_s.append(seconds)
-        with tempfile.TemporaryDirectory() as tmp:
-            db = Path(tmp) / "bench.duckdb"
-            seconds, first_new, _ = load(db, groups)
-            first_s.append(seconds)
-            seconds, again_new, again_updated = load(db, groups)
-            again_s.append(seconds)
-            size_mb = db.stat().st_size / 1e6
+        for mode, pooled in modes.items():  # side by side, under the same load
+            with tempfile.TemporaryDirectory() as tmp:
+                db = Path(tmp) / "bench.duckdb"
+                seconds, first_new, _ = load(db, groups, pooled)
+                first_s[mode].append(seconds)
+                seconds, again_new, again_updated = load(db, groups, pooled)
+                again_s[mode].append(seconds)
+                size_mb = db.stat().st_size / 1e6
+                notes[mode] = (f"new={first_new:,}", f"new={again_new}, updated={again_updated}")
 
     rows = [
         ("simulate payloads", n_posts, [simulate_s], ""),
         ("parse only", parsed, parse_s, "posts incl. quoted/parent copies"),
-        ("parse + upsert, empty warehouse", n_posts, first_s, f"new={first_new:,}"),
-        ("re-import same payloads", n_posts, again_s, f"new={again_new}, updated={again_updated}"),
     ]
+    for mode in modes:
+        rows.append((f"parse + upsert, empty ({mode})", n_posts, first_s[mode], notes[mode][0]))
+    for mode in modes:
+        rows.append((f"re-import same ({mode})", n_posts, again_s[mode], notes[mode][1]))
     print(f"\ningest benchmark: {n_posts:,} simulated posts, {args.repeat} run(s) per stage")
     print(f"load average (1/5/15 min) before: {load_before}, after: {load_average()}\n")
     print(
-        f"| {'stage':<33} | {'posts':>9} | {'best s':>7} | {'median s':>8} "
+        f"| {'stage':<34} | {'posts':>9} | {'best s':>7} | {'median s':>8} "
         f"| {'best posts/s':>12} | {'median posts/s':>14} | note"
     )
-    print(f"|{'-' * 35}|{'-' * 11}|{'-' * 9}|{'-' * 10}|{'-' * 14}|{'-' * 16}|------")
+    print(f"|{'-' * 36}|{'-' * 11}|{'-' * 9}|{'-' * 10}|{'-' * 14}|{'-' * 16}|------")
     for name, n, runs, note in rows:
         best, median = min(runs), statistics.median(runs)
         print(
-            f"| {name:<33} | {n:>9,} | {best:>7.2f} | {median:>8.2f} "
+            f"| {name:<34} | {n:>9,} | {best:>7.2f} | {median:>8.2f} "
             f"| {n / best:>12,.0f} | {n / median:>14,.0f} | {note}"
         )
     print(f"\nwarehouse file after both loads: {size_mb:.0f} MB")
-    met = n_posts / min(first_s) >= 50_000
-    print(f"first load target >= 50,000 posts/s (best run): {'met' if met else 'NOT met'}")
+    for mode in modes:
+        met = n_posts / min(first_s[mode]) >= 50_000
+        print(
+            f"first load target >= 50,000 posts/s ({mode}, best run): {'met' if met else 'NOT met'}"
+        )
 
 
 if __name__ == "__main__":

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,17 +15,20 @@ from typing import Any
 import duckdb
 
 from hypewatch.campaigns import Campaign
-from ingest.files import iter_payloads
+from hypewatch.parse_pool import ParsePool, WorkerDied, encode, pool_pays
+from ingest.files import iter_json_lines, iter_payloads
 from ingest.model import ParseResult, Reject
 from ingest.parsers import get_format
 from ingest.parsers.tabular import mapping_problem
 from warehouse.writes import (
+    PreparedBatch,
     WriteCounts,
     finish_run,
     prepare_batch,
     start_run,
     store_campaign,
     store_truth,
+    utcnow,
     write_batch,
 )
 
@@ -33,6 +38,10 @@ BATCH_POSTS = 50_000
 BULK_CHECKPOINT_THRESHOLD = "512MiB"
 """DuckDB's ``checkpoint_threshold`` (WAL size that triggers a checkpoint, default 16 MiB)
 while a bulk load runs: see :func:`checkpoints_deferred`."""
+
+FILE_BYTES_PER_POST = 1_000
+"""About how many bytes of a JSON file hold one post (X pages ~0.9 kB, generic rows less):
+a file's expected posts, to decide whether a :class:`~hypewatch.parse_pool.ParsePool` pays."""
 
 Progress = Callable[[int], None]
 """Called with the number of payloads just consumed."""
@@ -97,6 +106,7 @@ def import_payloads(
     mapping: dict[str, str] | None = None,
     batch_posts: int = BATCH_POSTS,
     progress: Progress | None = None,
+    pool: ParsePool | None = None,
 ) -> tuple[int, WriteCounts]:
     """Parse payloads of one format and store them in batches, as one collection run.
 
@@ -108,7 +118,15 @@ def import_payloads(
     DuckDB (which releases the GIL), this thread parses the next batch. At most one batch
     is being written at a time, in order, so the run's counters stay those of the batches
     committed.
+
+    With a :class:`~hypewatch.parse_pool.ParsePool`, worker processes parse and prepare
+    instead (:func:`import_pooled`); for big imports only (see
+    :func:`~hypewatch.parse_pool.pool_pays`).
     """
+    if pool is not None:
+        job = ImportJob(fmt, payloads, source, query)
+        kwargs = {"campaign": campaign, "mapping": mapping, "progress": progress}
+        return import_pooled(con, pool, [job], **kwargs)[0]
     parse = get_format(fmt).parse
     run_id = start_run(con, source, campaign=campaign, query=query)
     with checkpoints_deferred(con):
@@ -172,6 +190,100 @@ def _import(
     return totals
 
 
+@dataclass
+class ImportJob:
+    """The payloads of one format, imported as one collection run (see :func:`import_pooled`)."""
+
+    fmt: str
+    payloads: Iterable[Any]
+    source: str
+    query: str | None = None
+
+
+def import_pooled(
+    con: duckdb.DuckDBPyConnection,
+    pool: ParsePool,
+    jobs: Sequence[ImportJob],
+    *,
+    campaign: str | None = None,
+    mapping: dict[str, str] | None = None,
+    progress: Progress | None = None,
+) -> list[tuple[int, WriteCounts]]:
+    """Import several payload sets, one run each, with workers parsing; this thread writes.
+
+    Payloads are cut into chunks of about ``pool.chunk_bytes`` of JSON, one transaction
+    each. Up to ``pool.workers + 1`` chunks are queued ahead, across jobs (the next
+    format's first chunks are parsed while this one's last are written), so workers never
+    wait for a write. Batches are written in the order their payloads came, and a run is
+    closed ``ok`` once its last batch is written. On any error (a worker that died raises
+    :class:`~hypewatch.parse_pool.WorkerDied`) the open runs are closed ``failed`` and the
+    error propagates; batches written before stay stored.
+    """
+    for job in jobs:
+        get_format(job.fmt)  # unknown format: fail before starting anything
+    results: list[tuple[int, WriteCounts]] = []
+    # (future batch or None for "no payloads left", payloads consumed, job's result, last?)
+    queued: deque[tuple[Future[PreparedBatch] | None, int, tuple[int, WriteCounts], bool]]
+    queued = deque()
+    finished: set[int] = set()
+    written = 0
+
+    def write_oldest() -> None:
+        nonlocal written
+        future, requests, (run_id, totals), last = queued.popleft()
+        if future is not None:
+            batch = future.result()
+            totals.add(write_batch(con, batch, run_id=run_id, requests=requests))
+            written += 1
+            if progress:
+                progress(requests)
+        if last:
+            finish_run(con, run_id, "ok")
+            finished.add(run_id)
+
+    def send(fmt: str, job: tuple[int, WriteCounts], chunk: list[Any], last: bool) -> None:
+        future = pool.submit(fmt, mapping, campaign, utcnow(), chunk) if chunk else None
+        queued.append((future, len(chunk), job, last))
+        while len(queued) > pool.workers + 1:
+            write_oldest()
+
+    try:
+        with gc_paused(), checkpoints_deferred(con):
+            for job in jobs:
+                run_id = start_run(con, job.source, campaign=campaign, query=job.query)
+                current = (run_id, WriteCounts())
+                results.append(current)
+                chunk: list[Any] = []
+                size = 0
+                for item in job.payloads:
+                    encoded, n = encode(item)
+                    chunk.append(encoded)
+                    size += n
+                    if size >= pool.chunk_bytes:
+                        send(job.fmt, current, chunk, last=False)
+                        chunk, size = [], 0
+                send(job.fmt, current, chunk, last=True)
+            while queued:
+                write_oldest()
+    except BaseException as exc:
+        for future, *_ in queued:  # never written: drop what has not started
+            if future is not None:
+                future.cancel()
+        error: BaseException = exc
+        if isinstance(exc, BrokenProcessPool):  # from submit() or result()
+            error = WorkerDied(
+                f"a parse worker process died ({exc}); the {written} batch(es) written "
+                "before are kept"
+            )
+        for run_id, _ in results:
+            if run_id not in finished:
+                finish_run(con, run_id, "failed", f"{type(error).__name__}: {error}")
+        if error is not exc:
+            raise error from exc
+        raise
+    return results
+
+
 def import_file(
     con: duckdb.DuckDBPyConnection,
     path: Path,
@@ -187,16 +299,17 @@ def import_file(
         raise ValueError(f"--map: {problem}")
     if campaign is not None:
         store_campaign(con, campaign)
-    return import_payloads(
-        con,
-        fmt,
-        iter_payloads(path, fmt),
-        source=f"import:{fmt}",
-        campaign=campaign.name if campaign else None,
-        query=str(path),
-        mapping=mapping,
-        progress=progress,
-    )
+    kwargs = {
+        "source": f"import:{fmt}",
+        "campaign": campaign.name if campaign else None,
+        "query": str(path),
+        "mapping": mapping,
+        "progress": progress,
+    }
+    if fmt != "csv" and path.is_file() and pool_pays(path.stat().st_size // FILE_BYTES_PER_POST):
+        with ParsePool() as pool:  # lines go to the workers undecoded
+            return import_payloads(con, fmt, iter_json_lines(path, fmt), pool=pool, **kwargs)
+    return import_payloads(con, fmt, iter_payloads(path, fmt), **kwargs)
 
 
 @dataclass
@@ -213,27 +326,41 @@ def build_demo(
     size: int,
     seed: int = 42,
     progress: Progress | None = None,
+    pool: bool | None = None,
 ) -> DemoReport:
-    """Simulate the launch week and replay it through the parsers into the warehouse."""
+    """Simulate the launch week and replay it through the parsers into the warehouse.
+
+    ``pool``: parse in worker processes (:class:`~hypewatch.parse_pool.ParsePool`); by
+    default only when ``size`` is big enough for that to pay.
+    """
     from ingest.simulator import simulate
 
-    corpus = simulate(size=size, seed=seed, start=campaign.start, end=campaign.end)
-    store_campaign(con, campaign)
-    store_truth(con, corpus.truth)
-    report = DemoReport(size=size, seed=seed)
-    by_format: dict[str, list[Any]] = {}
-    for fmt, payload in corpus.payloads:
-        by_format.setdefault(fmt, []).append(payload)
-    with checkpoints_deferred(con):  # one checkpoint for all formats
-        for fmt, payloads in by_format.items():
-            _, counts = import_payloads(
-                con,
-                fmt,
-                payloads,
-                source=f"demo:{fmt}",
-                campaign=campaign.name,
-                query=f"simulated seed={seed} size={size}",
-                progress=progress,
-            )
-            report.runs[fmt] = counts
-    return report
+    use_pool = pool_pays(size) if pool is None else pool
+    # started first, the workers get ready while the week is simulated
+    with ParsePool() if use_pool else nullcontext() as workers:
+        corpus = simulate(size=size, seed=seed, start=campaign.start, end=campaign.end)
+        store_campaign(con, campaign)
+        store_truth(con, corpus.truth)
+        by_format: dict[str, list[Any]] = {}
+        for fmt, payload in corpus.payloads:
+            by_format.setdefault(fmt, []).append(payload)
+        query = f"simulated seed={seed} size={size}"
+        jobs = [ImportJob(fmt, items, f"demo:{fmt}", query) for fmt, items in by_format.items()]
+        if workers is not None:  # all formats in one stream of chunks
+            results = import_pooled(con, workers, jobs, campaign=campaign.name, progress=progress)
+        else:
+            with checkpoints_deferred(con):  # one checkpoint for all formats
+                results = [
+                    import_payloads(
+                        con,
+                        job.fmt,
+                        job.payloads,
+                        source=job.source,
+                        campaign=campaign.name,
+                        query=job.query,
+                        progress=progress,
+                    )
+                    for job in jobs
+                ]
+    runs = {job.fmt: counts for job, (_, counts) in zip(jobs, results, strict=True)}
+    return DemoReport(size=size, seed=seed, runs=runs)

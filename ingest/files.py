@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,15 @@ from ingest.model import Reject
 
 class InputFileError(Exception):
     """The input file cannot be read at all (missing, a directory, not text)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One line of a JSON Lines file, not decoded yet: a parse worker decodes it."""
+
+    text: bytes
+    number: int
+    file: str
 
 
 def _check(path: Path) -> None:
@@ -60,6 +70,32 @@ def iter_json_payloads(path: Path, fmt: str) -> Iterator[Any | Reject]:
             except orjson.JSONDecodeError as exc:
                 text = line[:10_000].decode(errors="replace").rstrip("\n")
                 yield Reject(fmt, f"{path.name} line {number}: invalid JSON: {exc}", text)
+
+
+def iter_json_lines(path: Path, fmt: str) -> Iterator[Any | Reject | Line]:
+    """As :func:`iter_json_payloads`, but each line comes undecoded, as a :class:`Line`.
+
+    For imports parsed in worker processes: the line goes to a worker as it is (decoding
+    it here only to encode it again would cost twice; for ``jsonl`` the worker spreads a
+    line holding an array into rows, as :func:`iter_payloads` does). A file that is one
+    JSON document is yielded decoded, as :func:`iter_payloads` yields it.
+    """
+    _check(path)
+    with path.open("rb") as fh:
+        first = fh.readline()
+        try:
+            orjson.loads(first)
+            whole_document = False
+        except orjson.JSONDecodeError:
+            whole_document = bool(first.strip())
+    if whole_document:
+        items = iter_json_payloads(path, fmt)
+        yield from _flatten_arrays(items) if fmt == "jsonl" else items
+        return
+    with path.open("rb") as fh:
+        for number, line in enumerate(fh, start=1):
+            if line.strip():
+                yield Line(line, number, path.name)
 
 
 def iter_csv_rows(path: Path, fmt: str = "csv") -> Iterator[dict[str, str] | Reject]:
