@@ -21,8 +21,11 @@ import gc
 import multiprocessing
 import os
 import signal
-from collections.abc import Mapping, Sequence
+import sys
+import types
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -132,6 +135,24 @@ class WorkerDied(RuntimeError):
     """A parse worker process ended without returning its chunk."""
 
 
+@contextmanager
+def _without_main_module() -> Iterator[None]:
+    """Start workers without re-running the parent's ``__main__``.
+
+    spawn and forkserver children import the parent's main script by path before they
+    work. They need only this module, and the main script may not be importable twice (a
+    Streamlit app run in-process, a REPL, a test runner), so processes started inside
+    this block see an empty ``__main__``. Workers start synchronously in ``submit``.
+    """
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
+
+
 class ParsePool:
     """Worker processes that turn chunks of payloads into prepared batches.
 
@@ -143,11 +164,12 @@ class ParsePool:
             raise ValueError(f"chunk_bytes must be at least 1, not {chunk_bytes}")
         self.workers = workers or max(2, min(4, os.cpu_count() or 2))
         self.chunk_bytes = chunk_bytes
-        self._executor = ProcessPoolExecutor(
-            max_workers=self.workers, mp_context=_context(), initializer=_ignore_sigint
-        )
-        for _ in range(self.workers):  # start them now: they get ready in the background
-            self._executor.submit(os.getpid)
+        with _without_main_module():
+            self._executor = ProcessPoolExecutor(
+                max_workers=self.workers, mp_context=_context(), initializer=_ignore_sigint
+            )
+            for _ in range(self.workers):  # start them now: they get ready in the background
+                self._executor.submit(os.getpid)
 
     def submit(
         self,

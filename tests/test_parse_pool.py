@@ -168,6 +168,26 @@ def test_closing_the_pool_leaves_no_worker_behind() -> None:
     assert not _still_alive(pids)
 
 
+def test_workers_start_when_the_main_module_cannot_be_imported_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """spawn/forkserver children re-run the parent's main script; after a Streamlit AppTest
+    (in the same test session) that script is the dashboard app, which fails outside
+    Streamlit. The pool starts its workers without it."""
+    import sys
+    import types
+
+    script = tmp_path / "not_twice.py"
+    script.write_text("raise SystemExit('the main script ran in a worker')\n")
+    main = types.ModuleType("__main__")
+    main.__file__ = str(script)
+    monkeypatch.setitem(sys.modules, "__main__", main)
+    with ParsePool(workers=2) as pool:
+        batch = pool.submit("hn", None, None, utcnow(), []).result(timeout=60)
+    assert batch is not None
+    assert sys.modules["__main__"] is main
+
+
 def _still_alive(pids: list[int], wait_s: float = 10) -> list[int]:
     """The processes among ``pids`` still running after up to ``wait_s`` seconds."""
     deadline = time.monotonic() + wait_s
