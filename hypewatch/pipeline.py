@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -15,7 +14,7 @@ from typing import Any
 import duckdb
 
 from hypewatch.campaigns import Campaign
-from hypewatch.parse_pool import ParsePool, WorkerDied, encode, pool_pays
+from hypewatch.parse_pool import ParsePool, WorkerDied, encode, gc_paused, pool_pays
 from ingest.files import iter_json_lines, iter_payloads
 from ingest.model import ParseResult, Reject
 from ingest.parsers import get_format
@@ -45,25 +44,6 @@ a file's expected posts, to decide whether a :class:`~hypewatch.parse_pool.Parse
 
 Progress = Callable[[int], None]
 """Called with the number of payloads just consumed."""
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector during a bulk load.
-
-    Parsing keeps hundreds of thousands of new objects alive per batch (payload dicts,
-    posts, Arrow inputs), and every collection of the oldest generation re-scans all of
-    them: with the collector on, parsing took about twice as long (see bench/ingest.py).
-    Parsed objects hold no reference cycles, so reference counting frees them; the
-    collector is restored (and runs as usual) afterwards.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 @contextmanager

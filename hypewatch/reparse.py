@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 import duckdb
 import orjson
 
-from hypewatch.pipeline import gc_paused
+from hypewatch.parse_pool import gc_paused
 from ingest.model import ParseResult, Reject
 from ingest.parsers import FORMATS, get_format
 from warehouse.writes import WriteCounts, finish_run, start_run, store_batch
@@ -64,7 +64,7 @@ def reparse(
         get_format(fmt)  # unknown format: fail before touching anything
     chosen = list(formats) if formats else [f for f in stored_formats(con) if f in FORMATS]
     totals = WriteCounts()
-    with gc_paused():  # a bulk load, like an import (see hypewatch.pipeline.gc_paused)
+    with gc_paused():  # a bulk load, like an import (see hypewatch.parse_pool.gc_paused)
         for fmt in chosen:
             totals.add(_reparse_format(con, fmt, batch, progress))
     return totals

@@ -38,6 +38,18 @@ def _check(path: Path) -> None:
         raise InputFileError(f"{path} is not a file")
 
 
+def _is_one_document(path: Path) -> bool:
+    """Whether a JSON file is one document (its first line is not a complete JSON value,
+    e.g. a pretty-printed API response) rather than JSON Lines."""
+    with path.open("rb") as fh:
+        first = fh.readline()
+    try:
+        orjson.loads(first)
+    except orjson.JSONDecodeError:
+        return bool(first.strip())
+    return False
+
+
 def iter_json_payloads(path: Path, fmt: str) -> Iterator[Any | Reject]:
     """Payloads of a JSON Lines file, or of a file holding one JSON document.
 
@@ -45,15 +57,10 @@ def iter_json_payloads(path: Path, fmt: str) -> Iterator[Any | Reject]:
     pretty-printed API response); otherwise each non-empty line is one payload.
     """
     _check(path)
+    whole_document = _is_one_document(path)
     with path.open("rb") as fh:
-        first = fh.readline()
-        try:
-            orjson.loads(first)
-            whole_document = False
-        except orjson.JSONDecodeError:
-            whole_document = bool(first.strip())
         if whole_document:
-            data = first + fh.read()
+            data = fh.read()
             try:
                 yield orjson.loads(data)
             except orjson.JSONDecodeError as exc:
@@ -61,7 +68,6 @@ def iter_json_payloads(path: Path, fmt: str) -> Iterator[Any | Reject]:
                     fmt, f"{path.name}: invalid JSON: {exc}", data[:10_000].decode(errors="replace")
                 )
             return
-        fh.seek(0)
         for number, line in enumerate(fh, start=1):
             if not line.strip():
                 continue
@@ -81,14 +87,7 @@ def iter_json_lines(path: Path, fmt: str) -> Iterator[Any | Reject | Line]:
     JSON document is yielded decoded, as :func:`iter_payloads` yields it.
     """
     _check(path)
-    with path.open("rb") as fh:
-        first = fh.readline()
-        try:
-            orjson.loads(first)
-            whole_document = False
-        except orjson.JSONDecodeError:
-            whole_document = bool(first.strip())
-    if whole_document:
+    if _is_one_document(path):
         items = iter_json_payloads(path, fmt)
         yield from _flatten_arrays(items) if fmt == "jsonl" else items
         return

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from dashboard.auth import AUTH_ENV
+from dashboard.reports.pdf import CHROMIUM_ARGS
 from dashboard.server import DB_ENV, streamlit_command
 from tests.dashboard import CAMPAIGN
 from tests.dashboard.analysed import analysed_warehouse
@@ -38,13 +39,6 @@ PAGES = {
 CHARTS = {"overview": 2, "topics": 1}
 """Pages whose Plotly charts must be drawn (the topics and trends stages have run)."""
 QUERY = f"?campaign={CAMPAIGN}&from=2025-03-20&to=2025-04-04"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 pytestmark = pytest.mark.slow
 
