@@ -22,14 +22,7 @@ import pyarrow as pa
 from analysis.encoder import EncodedBatch, Encoder
 from analysis.tasks import TASKS, load_classifier
 from hypewatch.settings import Settings
-from warehouse.writes import (
-    embeddings_table,
-    finish_analysis_run,
-    labels_table,
-    start_analysis_run,
-    store_analysis,
-    utcnow,
-)
+from warehouse.writes import analysis_run, embeddings_table, labels_table, store_analysis, utcnow
 
 Progress = Callable[[int], None]
 
@@ -139,25 +132,15 @@ def analyze(
         encoder_id=encoder.model_id,
         model_ids={task: c.model_id for task, c in classifiers.items()},
     )
-    run_id = start_analysis_run(
-        con,
-        "analyze",
-        campaign=campaign,
-        models=[encoder.model_id, *report.model_ids.values()],
-        device=encoder.device,
-        backend=encoder.variant,
-    )
-    try:
-        _run(con, encoder, classifiers, report, settings, campaign, batch_size, progress)
-    except BaseException as exc:
-        report.seconds = time.perf_counter() - started
-        finish_analysis_run(
-            con, run_id, posts=report.posts, seconds=report.seconds, status="failed",
-            error=f"{type(exc).__name__}: {exc}",
-        )  # fmt: skip
-        raise
-    report.seconds = time.perf_counter() - started
-    finish_analysis_run(con, run_id, posts=report.posts, seconds=report.seconds)
+    with analysis_run(
+        con, "analyze", campaign=campaign, models=[encoder.model_id, *report.model_ids.values()],
+        device=encoder.device, backend=encoder.variant, started=started,
+    ) as run:  # fmt: skip
+        try:
+            _run(con, encoder, classifiers, report, settings, campaign, batch_size, progress)
+        finally:  # what was stored before a failure counts too
+            run.posts = report.posts
+            report.seconds = time.perf_counter() - started
     return report
 
 

@@ -8,7 +8,6 @@ imports this module; BERTopic, UMAP and HDBSCAN load only when ``topics`` runs).
 from __future__ import annotations
 
 import functools
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -118,20 +117,12 @@ def topics_stage(con: Any, campaign: str | None, *, refit: bool = False) -> Any:
     from analysis.topics import TopicSettings, run_topics
     from hypewatch.cli import out
     from hypewatch.settings import get_settings
-    from warehouse.writes import finish_analysis_run, start_analysis_run
+    from warehouse.writes import analysis_run
 
     settings = TopicSettings.from_settings(get_settings())
-    run = start_analysis_run(con, "topics", campaign=campaign, models=["bertopic"])
-    start = time.perf_counter()
-    try:
+    with analysis_run(con, "topics", campaign=campaign, models=["bertopic"]) as run:
         report = run_topics(con, campaign, refit=refit, settings=settings)
-    except BaseException as exc:
-        finish_analysis_run(
-            con, run, posts=0, seconds=time.perf_counter() - start, status="failed",
-            error=f"{type(exc).__name__}: {exc}",
-        )  # fmt: skip
-        raise
-    finish_analysis_run(con, run, posts=report.assigned, seconds=time.perf_counter() - start)
+        run.posts = report.assigned
     action = "fitted" if report.refit else "updated"
     out.print(
         f"topic run {report.run_id} {action}: {report.topics} topics fitted on "
@@ -160,26 +151,17 @@ def trends_stage(
 
     from analysis.trends import TrendSettings, run_trends
     from hypewatch.settings import get_settings
-    from warehouse.writes import finish_analysis_run, start_analysis_run
+    from warehouse.writes import analysis_run
 
     app_settings = get_settings()
     settings = TrendSettings.from_settings(app_settings)
     if include_flagged:
         settings = replace(settings, exclude_flagged=False)
     _reload_campaign(con, campaign)
-    run = start_analysis_run(con, "trends", campaign=campaign, models=["minhash"])
-    start = time.perf_counter()
-    try:
+    with analysis_run(con, "trends", campaign=campaign, models=["minhash"]) as run:
         reports = run_trends(con, campaign, settings, all_campaigns=campaign is None)
         _fire_alerts(con, [r.campaign for r in reports], app_settings)
-    except BaseException as exc:
-        finish_analysis_run(
-            con, run, posts=0, seconds=time.perf_counter() - start, status="failed",
-            error=f"{type(exc).__name__}: {exc}",
-        )  # fmt: skip
-        raise
-    posts = sum(r.flags.posts for r in reports)
-    finish_analysis_run(con, run, posts=posts, seconds=time.perf_counter() - start)
+        run.posts = sum(r.flags.posts for r in reports)
     if deliver:
         _deliver_alerts(con)
     return reports

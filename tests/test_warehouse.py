@@ -18,7 +18,7 @@ from warehouse.db import (
     migrations,
     schema_version,
 )
-from warehouse.writes import finish_run, last_cursor, start_run, store_batch
+from warehouse.writes import analysis_run, finish_run, last_cursor, start_run, store_batch
 
 T0 = datetime(2025, 3, 25, 17, 0, tzinfo=UTC)
 
@@ -291,3 +291,20 @@ def test_upgrade_to_zstd_raw_payloads_keeps_them(db: Path) -> None:
     ]
     store_batch(con, batch(2))
     assert count(con, "raw_payloads") == 3
+
+
+def test_analysis_run_records_ok_and_failed_runs(db: Path) -> None:
+    con = connect(db)
+    with analysis_run(con, "topics", campaign="c", models=["m"]) as run:
+        run.posts = 5
+    with pytest.raises(ValueError), analysis_run(con, "trends", campaign=None, models=[]) as run:
+        run.posts = 2  # stored before the failure
+        raise ValueError("bad input")
+    rows = con.execute(
+        "SELECT stage, campaign, models, posts, status, error, seconds >= 0, ended_at IS NOT NULL "
+        "FROM analysis_runs ORDER BY run_id"
+    ).fetchall()
+    assert rows == [
+        ("topics", "c", ["m"], 5, "ok", None, True, True),
+        ("trends", None, [], 2, "failed", "ValueError: bad input", True, True),
+    ]

@@ -15,8 +15,9 @@ when it differs (md5) from every payload already stored for that post.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from contextlib import suppress
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from operator import attrgetter
@@ -639,6 +640,45 @@ def finish_analysis_run(
         "WHERE run_id = ?",
         [posts, seconds, status, error, utcnow(), run_id],
     )
+
+
+@dataclass
+class AnalysisRun:
+    """The ``analysis_runs`` row an :func:`analysis_run` block records; set ``posts``."""
+
+    run_id: int
+    posts: int = 0
+
+
+@contextmanager
+def analysis_run(
+    con: duckdb.DuckDBPyConnection,
+    stage: str,
+    *,
+    campaign: str | None,
+    models: Sequence[str],
+    device: str | None = None,
+    backend: str | None = None,
+    started: float | None = None,
+) -> Iterator[AnalysisRun]:
+    """Record one run of an analysis stage around the block: ``running`` on entry, then
+    ``ok``, or ``failed`` with the error (which propagates), with the block's ``posts``
+    and the seconds since ``started`` (a ``time.perf_counter()`` value; default: entry)."""
+    started = time.perf_counter() if started is None else started
+    run = AnalysisRun(
+        start_analysis_run(
+            con, stage, campaign=campaign, models=models, device=device, backend=backend
+        )
+    )
+    try:
+        yield run
+    except BaseException as exc:
+        finish_analysis_run(
+            con, run.run_id, posts=run.posts, seconds=time.perf_counter() - started,
+            status="failed", error=f"{type(exc).__name__}: {exc}",
+        )  # fmt: skip
+        raise
+    finish_analysis_run(con, run.run_id, posts=run.posts, seconds=time.perf_counter() - started)
 
 
 def store_truth(con: duckdb.DuckDBPyConnection, truth: Iterable[dict]) -> int:
