@@ -56,10 +56,10 @@ c2.metric(
 )
 c3.metric(
     "Largest topic",
-    f"{largest['posts'].iloc[0] / assigned:.0%}" if len(largest) and assigned else "—",
+    f"{largest['share'].iloc[0]:.0%}" if len(largest) else "—",
     largest["name"].iloc[0] if len(largest) else None,
-    help="Share of the period's posts with a topic (outliers and flagged posts left out) "
-    "in its largest topic (named below).",
+    help="Share of the period's posts (outliers included, flagged posts left out) in its "
+    "largest topic (named below), as on the topic cards.",
     delta_color="off",
     delta_arrow="off",
     border=True,
@@ -93,7 +93,7 @@ def card(t: dict) -> None:
         a.metric(
             "Posts",
             f"{t['posts']:,}",
-            f"{t['share']:.1%} of posts",
+            f"{t['share']:.1%} of all posts",
             delta_color="off",
             delta_arrow="off",
         )
