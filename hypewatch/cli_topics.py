@@ -272,7 +272,6 @@ def _send_and_record(rows: list[tuple[str, str]], record: Callable[[Any], Any]) 
     app_settings = get_settings()
     if app_settings.alert_webhook_url is None or not rows:
         return
-    delivery = None
     try:
         delivery = send_alerts(
             app_settings.alert_webhook_url,
@@ -283,13 +282,13 @@ def _send_and_record(rows: list[tuple[str, str]], record: Callable[[Any], Any]) 
         )
         report = record(delivery)
     except Exception as exc:  # delivery never blocks or fails the pipeline
-        sent = delivery is not None and any(o.status == "sent" for o in delivery.outcomes)
         logging.getLogger(__name__).warning(
-            "alert delivery %s: %s",
-            "not recorded (some were sent and may be sent again)" if sent else "failed",
-            type(exc).__name__,
+            "alert delivery not recorded: %s; the alerts stay unconfirmed", type(exc).__name__
         )
-        err.print(f"warning: alert delivery not recorded ({type(exc).__name__}); next run retries")
+        err.print(
+            f"warning: alert delivery not recorded ({type(exc).__name__}): the alerts stay "
+            "'unconfirmed' and are not sent again (docs/metrics.md says how to resend them)"
+        )
         return
     out.print(f"alert webhook: {report.summary()} ({report.seconds:.1f} s)", highlight=False)
 

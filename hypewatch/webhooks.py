@@ -2,8 +2,9 @@
 
 Three steps, so that no warehouse connection is held while the network is used:
 
-1. :func:`pending_alerts` reads the ``pending`` and ``failed`` alerts (oldest first) that
-   have had fewer than ``max_attempts`` POSTs;
+1. :func:`pending_alerts` claims the ``pending`` and ``failed`` alerts (oldest first) that
+   have had fewer than ``max_attempts`` POSTs: they are marked ``unconfirmed`` until step 3
+   records what happened, so a run that cannot record it never sends them twice;
 2. :func:`send_alerts` POSTs them (up to :data:`PER_MESSAGE` per message) as
    ``{"text": ...}`` with httpx in a worker thread that the caller waits on for at most
    ``budget_s`` seconds: a few attempts with exponential backoff on 5xx, 429 and errors
@@ -209,16 +210,42 @@ def post_message(
             once()
 
 
+SENDING = "sending: no outcome recorded"
+"""``delivery_error`` of claimed alerts until their outcome is recorded (see
+:func:`pending_alerts`)."""
+
+
 def pending_alerts(
     con: duckdb.DuckDBPyConnection, *, max_attempts: int = MAX_ATTEMPTS
 ) -> list[tuple[str, str]]:
-    """``(alert_id, message)`` of the alerts to send: ``pending``, or ``failed`` with fewer
-    than ``max_attempts`` POSTs so far; oldest first, at most :data:`MAX_PER_RUN`."""
-    return con.execute(
-        "SELECT alert_id, message FROM alerts WHERE delivery_status IN ('pending', 'failed') "
-        "AND delivery_attempts < ? ORDER BY fired_at, bucket_start, alert_id LIMIT ?",
-        [max_attempts, MAX_PER_RUN],
-    ).fetchall()
+    """Claim the alerts to send: ``(alert_id, message)`` of the ``pending`` ones, and the
+    ``failed`` ones with fewer than ``max_attempts`` POSTs so far; oldest first, at most
+    :data:`MAX_PER_RUN`.
+
+    They are marked ``unconfirmed`` (error :data:`SENDING`) in the same transaction,
+    before anything is sent: if the outcome can never be recorded (the warehouse is
+    locked, the process dies mid-way) they stay ``unconfirmed`` and are not sent again,
+    as for an unanswered POST, instead of being posted twice.
+    :func:`record_delivery` writes every claimed alert's real outcome.
+    """
+    con.execute("BEGIN TRANSACTION")
+    try:
+        rows = con.execute(
+            "SELECT alert_id, message FROM alerts WHERE delivery_status IN ('pending', 'failed') "
+            "AND delivery_attempts < ? ORDER BY fired_at, bucket_start, alert_id LIMIT ?",
+            [max_attempts, MAX_PER_RUN],
+        ).fetchall()
+        if rows:
+            con.execute(
+                "UPDATE alerts SET delivery_status = 'unconfirmed', delivery_error = ? "
+                "WHERE list_contains(?, alert_id)",
+                [SENDING, [alert for alert, _ in rows]],
+            )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return rows
 
 
 def send_alerts(
@@ -296,15 +323,14 @@ def send_alerts(
 
 
 def record_delivery(con: duckdb.DuckDBPyConnection, delivery: Delivery) -> DeliveryReport:
-    """Write each batch's outcome back to ``alerts`` (one transaction); logs a summary."""
+    """Write each batch's outcome back to ``alerts`` (one transaction), over the claim of
+    :func:`pending_alerts` (batches not reached go back to ``pending``); logs a summary."""
     report = DeliveryReport(seconds=delivery.seconds)
     now = utcnow()
     updates = []
     for batch, outcome in zip(delivery.batches, delivery.outcomes, strict=True):
         ids = [alert for alert, _ in batch]
         setattr(report, outcome.status, getattr(report, outcome.status) + len(ids))
-        if outcome.status == "pending" and not outcome.attempts:
-            continue
         at = now if outcome.status == "sent" else None
         updates.append((outcome.status, at, outcome.error, outcome.attempts, ids))
     if updates:

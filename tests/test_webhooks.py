@@ -17,7 +17,14 @@ import pytest
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from hypewatch.webhooks import DeliveryReport, deliver_alerts
+from hypewatch.webhooks import (
+    SENDING,
+    DeliveryReport,
+    deliver_alerts,
+    pending_alerts,
+    record_delivery,
+    send_alerts,
+)
 from warehouse.db import connect
 
 SECRET_PATH = "/services/T000/B000/s3cr3tT0k3n"
@@ -130,6 +137,30 @@ def test_always_failing_is_failed_and_retried_on_the_next_run(hook_factory) -> N
     hook.script = [200]
     assert deliver_alerts(con, hook.url).sent == 1  # the next run retries failed ones
     assert statuses(con) == [("sent", True, None)]
+
+
+def test_a_sent_alert_whose_outcome_cannot_be_recorded_is_never_sent_twice(hook_factory) -> None:
+    """The POST succeeds but writing the outcome back fails (e.g. the warehouse is
+    locked): the alerts stay claimed as ``unconfirmed``, and the next run skips them."""
+    hook = hook_factory([200])
+    con = warehouse(2)
+    rows = pending_alerts(con)
+    assert statuses(con) == [("unconfirmed", False, SENDING)] * 2  # claimed before sending
+    delivery = send_alerts(hook.url, rows)
+    assert [o.status for o in delivery.outcomes] == ["sent"] and len(hook.bodies) == 1
+    # ... and the process dies here, before record_delivery
+    assert deliver_alerts(con, hook.url).sent == 0 and len(hook.bodies) == 1
+    assert statuses(con) == [("unconfirmed", False, SENDING)] * 2
+
+
+def test_alerts_not_reached_within_the_budget_go_back_to_pending(hook_factory) -> None:
+    hook = hook_factory([200])
+    con = warehouse(1)
+    rows = pending_alerts(con)
+    record_delivery(con, send_alerts(hook.url, rows, budget_s=0.0))  # no time for any POST
+    assert statuses(con) == [("pending", False, None)] and attempts_made(con) == [0]
+    assert not hook.bodies
+    assert deliver_alerts(con, hook.url).sent == 1  # the next run sends it
 
 
 def test_a_4xx_is_rejected_and_never_retried(hook_factory) -> None:
