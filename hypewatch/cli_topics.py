@@ -232,12 +232,12 @@ def alerts_to_send(con: Any) -> list[tuple[str, str]]:
     """The alerts the webhook should get now (none without a webhook URL); read before the
     warehouse is closed for :func:`send_alerts_then_record`."""
     from hypewatch.settings import get_settings
-    from hypewatch.webhooks import pending_alerts
+    from hypewatch.webhooks import claim_alerts
 
     app_settings = get_settings()
     if app_settings.alert_webhook_url is None:
         return []
-    return pending_alerts(con, max_attempts=app_settings.alert_webhook_max_attempts)
+    return claim_alerts(con, max_attempts=app_settings.alert_webhook_max_attempts)
 
 
 def send_alerts_then_record(db: Path, rows: list[tuple[str, str]]) -> None:

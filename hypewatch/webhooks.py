@@ -2,7 +2,7 @@
 
 Three steps, so that no warehouse connection is held while the network is used:
 
-1. :func:`pending_alerts` claims the ``pending`` and ``failed`` alerts (oldest first) that
+1. :func:`claim_alerts` claims the ``pending`` and ``failed`` alerts (oldest first) that
    have had fewer than ``max_attempts`` POSTs: they are marked ``unconfirmed`` until step 3
    records what happened, so a run that cannot record it never sends them twice;
 2. :func:`send_alerts` POSTs them (up to :data:`PER_MESSAGE` per message) as
@@ -212,10 +212,10 @@ def post_message(
 
 SENDING = "sending: no outcome recorded"
 """``delivery_error`` of claimed alerts until their outcome is recorded (see
-:func:`pending_alerts`)."""
+:func:`claim_alerts`)."""
 
 
-def pending_alerts(
+def claim_alerts(
     con: duckdb.DuckDBPyConnection, *, max_attempts: int = MAX_ATTEMPTS
 ) -> list[tuple[str, str]]:
     """Claim the alerts to send: ``(alert_id, message)`` of the ``pending`` ones, and the
@@ -256,7 +256,7 @@ def send_alerts(
     attempts: int = 3,
     budget_s: float = 5.0,
 ) -> Delivery:
-    """POST ``rows`` (from :func:`pending_alerts`) within about ``budget_s`` seconds; no
+    """POST ``rows`` (from :func:`claim_alerts`) within about ``budget_s`` seconds; no
     warehouse connection is needed (or should be held) meanwhile."""
     secret = url.get_secret_value() if isinstance(url, SecretStr) else url
     start = time.monotonic()
@@ -324,7 +324,7 @@ def send_alerts(
 
 def record_delivery(con: duckdb.DuckDBPyConnection, delivery: Delivery) -> DeliveryReport:
     """Write each batch's outcome back to ``alerts`` (one transaction), over the claim of
-    :func:`pending_alerts` (batches not reached go back to ``pending``); logs a summary."""
+    :func:`claim_alerts` (batches not reached go back to ``pending``); logs a summary."""
     report = DeliveryReport(seconds=delivery.seconds)
     now = utcnow()
     updates = []
@@ -377,7 +377,7 @@ def deliver_alerts(
     secret = url.get_secret_value() if isinstance(url, SecretStr) else url
     if not secret:
         return None
-    rows = pending_alerts(con, max_attempts=max_attempts)
+    rows = claim_alerts(con, max_attempts=max_attempts)
     if not rows:
         return DeliveryReport()
     delivery = send_alerts(secret, rows, timeout_s=timeout_s, attempts=attempts, budget_s=budget_s)

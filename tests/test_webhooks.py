@@ -20,8 +20,8 @@ from typer.testing import CliRunner
 from hypewatch.webhooks import (
     SENDING,
     DeliveryReport,
+    claim_alerts,
     deliver_alerts,
-    pending_alerts,
     record_delivery,
     send_alerts,
 )
@@ -144,7 +144,7 @@ def test_a_sent_alert_whose_outcome_cannot_be_recorded_is_never_sent_twice(hook_
     locked): the alerts stay claimed as ``unconfirmed``, and the next run skips them."""
     hook = hook_factory([200])
     con = warehouse(2)
-    rows = pending_alerts(con)
+    rows = claim_alerts(con)
     assert statuses(con) == [("unconfirmed", False, SENDING)] * 2  # claimed before sending
     delivery = send_alerts(hook.url, rows)
     assert [o.status for o in delivery.outcomes] == ["sent"] and len(hook.bodies) == 1
@@ -156,7 +156,7 @@ def test_a_sent_alert_whose_outcome_cannot_be_recorded_is_never_sent_twice(hook_
 def test_alerts_not_reached_within_the_budget_go_back_to_pending(hook_factory) -> None:
     hook = hook_factory([200])
     con = warehouse(1)
-    rows = pending_alerts(con)
+    rows = claim_alerts(con)
     record_delivery(con, send_alerts(hook.url, rows, budget_s=0.0))  # no time for any POST
     assert statuses(con) == [("pending", False, None)] and attempts_made(con) == [0]
     assert not hook.bodies
