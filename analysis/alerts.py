@@ -30,6 +30,7 @@ from typing import Any, Protocol
 import duckdb
 import orjson
 
+from warehouse.db import transaction
 from warehouse.writes import mark_write, utcnow
 
 RULES = ("spike_score", "negative_share", "concern_share")
@@ -203,8 +204,7 @@ def evaluate_alerts(
     if not found:
         return []
     columns = [f.name for f in fields(Alert)]
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute(
             "CREATE OR REPLACE TEMP TABLE _alert_candidates AS SELECT * FROM alerts LIMIT 0"
         )
@@ -224,8 +224,4 @@ def evaluate_alerts(
         con.execute("DROP TABLE _alert_candidates")
         if new:
             mark_write(con, "alerts", len(new))
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return [a for a in found if a.alert_id in new]

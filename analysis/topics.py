@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from warehouse.db import transaction
 from warehouse.writes import mark_write, utcnow
 
 OUTLIER = -1
@@ -677,8 +678,7 @@ def store_run(
         }
     )
     params = {**asdict(s), "min_cluster_size_used": s.cluster_size(len(post_ids)), **result.extra}
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         run_id = fetch_one(
             con,
             "INSERT INTO topic_runs (campaign, embedding_model, created_at, fit_posts, topics, "
@@ -704,10 +704,6 @@ def store_run(
         )
         con.unregister("_assign")
         mark_write(con, "topics", len(post_ids))
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return run_id
 
 
@@ -783,19 +779,15 @@ def _assign_batch(
             "similarity": pa.array(sims, pa.float32()),
         }
     )
-    con.execute("BEGIN TRANSACTION")
     con.register("_assign", table)
     try:
-        con.execute(
-            "INSERT INTO post_topics SELECT ?, post_id, topic_id, similarity, 'centroid', ? "
-            "FROM _assign",
-            [run_id, utcnow()],
-        )
-        mark_write(con, "topics", table.num_rows)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+        with transaction(con):
+            con.execute(
+                "INSERT INTO post_topics SELECT ?, post_id, topic_id, similarity, 'centroid', ? "
+                "FROM _assign",
+                [run_id, utcnow()],
+            )
+            mark_write(con, "topics", table.num_rows)
     finally:
         con.unregister("_assign")
     return table.num_rows

@@ -25,6 +25,7 @@ import duckdb
 
 from analysis.duplicates import DuplicateSettings, find_duplicates
 from analysis.topics import fetch_one, query_arrow
+from warehouse.db import transaction
 from warehouse.writes import mark_write, utcnow
 
 
@@ -108,8 +109,7 @@ def flag_duplicates(
         settings,
     )
     now = utcnow()
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute("DELETE FROM post_flags WHERE campaign IS NOT DISTINCT FROM ?", [campaign])
         con.execute(
             "DELETE FROM duplicate_clusters WHERE campaign IS NOT DISTINCT FROM ?", [campaign]
@@ -128,10 +128,6 @@ def flag_duplicates(
         )
         con.unregister("_flags")
         mark_write(con, "flags", flags.num_rows)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     kinds = clusters["kind"].to_pylist()
     flag_kinds = flags["flag"].to_pylist()
     return FlagReport(
@@ -281,8 +277,7 @@ def detect_spikes(
         spike_threshold(con, campaign, s.spike_threshold) if threshold is None else threshold
     )
     now = utcnow()
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE _scores AS {_score_sql(s, s.exclude_flagged)}",
             {"campaign": campaign, "min_history": s.spike_min_history},
@@ -316,10 +311,6 @@ def detect_spikes(
         ).fetchone()[0]
         con.execute("DROP TABLE _scores")
         mark_write(con, "trends", n)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return n
 
 

@@ -40,6 +40,7 @@ import httpx
 from pydantic import SecretStr
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+from warehouse.db import transaction
 from warehouse.writes import mark_write, utcnow
 
 log = logging.getLogger(__name__)
@@ -228,8 +229,7 @@ def claim_alerts(
     as for an unanswered POST, instead of being posted twice.
     :func:`record_delivery` writes every claimed alert's real outcome.
     """
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         rows = con.execute(
             "SELECT alert_id, message FROM alerts WHERE delivery_status IN ('pending', 'failed') "
             "AND delivery_attempts < ? ORDER BY fired_at, bucket_start, alert_id LIMIT ?",
@@ -241,10 +241,6 @@ def claim_alerts(
                 "WHERE list_contains(?, alert_id)",
                 [SENDING, [alert for alert, _ in rows]],
             )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return rows
 
 
@@ -334,8 +330,7 @@ def record_delivery(con: duckdb.DuckDBPyConnection, delivery: Delivery) -> Deliv
         at = now if outcome.status == "sent" else None
         updates.append((outcome.status, at, outcome.error, outcome.attempts, ids))
     if updates:
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(con):
             for status, at, error, attempts, ids in updates:
                 con.execute(
                     "UPDATE alerts SET delivery_status = ?, delivered_at = ?, "
@@ -344,10 +339,6 @@ def record_delivery(con: duckdb.DuckDBPyConnection, delivery: Delivery) -> Deliv
                     [status, at, error, attempts, ids],
                 )
             mark_write(con, "alerts", sum(len(u[4]) for u in updates))
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
     errors = sorted({o.error for o in delivery.outcomes if o.error and o.status != "sent"})
     if report.failed or report.rejected or report.unconfirmed:
         log.warning("webhook: alerts not delivered: %s (%s)", report.summary(), "; ".join(errors))

@@ -17,6 +17,7 @@ from warehouse.db import (
     connect_readonly,
     migrations,
     schema_version,
+    transaction,
 )
 from warehouse.writes import analysis_run, finish_run, last_cursor, start_run, store_batch
 
@@ -308,3 +309,17 @@ def test_analysis_run_records_ok_and_failed_runs(db: Path) -> None:
         ("topics", "c", ["m"], 5, "ok", None, True, True),
         ("trends", None, [], 2, "failed", "ValueError: bad input", True, True),
     ]
+
+
+def test_transaction_commits_the_block_or_rolls_it_back(db: Path) -> None:
+    con = connect(db)
+    con.execute("CREATE TABLE t (x INTEGER)")
+    with transaction(con):
+        con.execute("INSERT INTO t VALUES (1)")
+    with pytest.raises(KeyboardInterrupt), transaction(con):
+        con.execute("INSERT INTO t VALUES (2)")
+        raise KeyboardInterrupt
+    assert con.execute("SELECT list(x) FROM t").fetchone()[0] == [1]
+    with transaction(con):  # no transaction was left open
+        con.execute("INSERT INTO t VALUES (3)")
+    assert con.execute("SELECT list(x ORDER BY x) FROM t").fetchone()[0] == [1, 3]

@@ -37,6 +37,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from warehouse.db import transaction
 from warehouse.writes import mark_write
 
 STAGE = "aggregates"
@@ -335,8 +336,7 @@ def refresh_aggregates(con: duckdb.DuckDBPyConnection, *, full: bool = False) ->
     """Bring ``post_facts``, ``post_entities``, ``post_signatures`` and ``topic_facts`` up to
     date (one transaction), then record the ``aggregates`` write mark."""
     start = time.perf_counter()
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         state = _state(con)
         marks = _row_marks(con)
         first = full or not state
@@ -362,9 +362,5 @@ def refresh_aggregates(con: duckdb.DuckDBPyConnection, *, full: bool = False) ->
         signed = _add_signatures(con, 0 if first else int(state.get("rows:embeddings", 0)))
         _save_state(con, marks)
         mark_write(con, STAGE, facts + mentions + signed + topics)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     mode = "full" if first else "relabel" if relabel else "incremental"
     return RefreshReport(mode, facts, mentions, signed, time.perf_counter() - start, topics=topics)

@@ -9,6 +9,8 @@ or write files.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,27 +67,43 @@ def _check_not_newer(version: int, path: Path | str) -> None:
         )
 
 
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """The block as one transaction: committed at its end; on any exception, Ctrl-C
+    included, rolled back (views registered in it are dropped too) and re-raised.
+
+    A statement interrupted by Ctrl-C (in the thread that received it) aborts the
+    transaction itself; the ROLLBACK is then skipped, so it cannot hide the interrupt.
+    """
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+        con.execute("COMMIT")
+    except BaseException:
+        with suppress(duckdb.TransactionException):
+            con.execute("ROLLBACK")
+        raise
+
+
 def migrate(con: duckdb.DuckDBPyConnection, path: Path | str = "warehouse") -> list[int]:
     """Apply the migrations this warehouse lacks, each in its own transaction."""
     version = schema_version(con)
     _check_not_newer(version, path)
     applied = []
     for migration in migrations()[version:]:
-        con.execute("BEGIN TRANSACTION")
         try:
-            if migration.version == 1:
+            with transaction(con):
+                if migration.version == 1:
+                    con.execute(
+                        "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, "
+                        "name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"
+                    )
+                con.execute(migration.sql)
                 con.execute(
-                    "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, "
-                    "name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"
+                    "INSERT INTO schema_version VALUES (?, ?, now()::TIMESTAMP)",
+                    [migration.version, migration.name],
                 )
-            con.execute(migration.sql)
-            con.execute(
-                "INSERT INTO schema_version VALUES (?, ?, now()::TIMESTAMP)",
-                [migration.version, migration.name],
-            )
-            con.execute("COMMIT")
         except Exception as exc:
-            con.execute("ROLLBACK")
             raise WarehouseError(
                 f"migration {migration.version:04d}_{migration.name} failed: {exc}"
             ) from exc

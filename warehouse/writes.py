@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from operator import attrgetter
@@ -29,6 +29,7 @@ import orjson
 import pyarrow as pa
 
 from ingest.model import Author, ParseResult, Post, RawPayload, Reject
+from warehouse.db import transaction
 
 _TS = pa.timestamp("us")
 _TS_UTC = pa.timestamp("us", tz="UTC")
@@ -352,28 +353,13 @@ def write_batch(
         )
         if table is not None
     }
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         for name, table in views.items():
             con.register(name, table)
         _write(con, batch, counts, run_id=run_id, cursor=cursor, requests=requests)
         for name in views:
             con.unregister(name)
-        con.execute("COMMIT")
-    except BaseException:
-        _rollback(con)  # also drops the views registered in the transaction
-        raise
     return counts
-
-
-def _rollback(con: duckdb.DuckDBPyConnection) -> None:
-    """Roll back the open transaction, unless DuckDB has ended it already.
-
-    A statement interrupted by Ctrl-C (in the thread that received it) aborts the
-    transaction itself; a second ROLLBACK would fail and hide the interrupt.
-    """
-    with suppress(duckdb.TransactionException):
-        con.execute("ROLLBACK")
 
 
 def _write(
@@ -506,8 +492,7 @@ def store_campaign(con: duckdb.DuckDBPyConnection, campaign: Any) -> None:
             "url": [e.url for e in campaign.events],
         }
     )
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute("DELETE FROM entities WHERE campaign = ?", [campaign.name])
         con.execute("DELETE FROM events WHERE campaign = ?", [campaign.name])
         con.execute("DELETE FROM campaigns WHERE campaign = ?", [campaign.name])
@@ -525,10 +510,6 @@ def store_campaign(con: duckdb.DuckDBPyConnection, campaign: Any) -> None:
         con.execute("INSERT INTO events SELECT * FROM _events")
         con.unregister("_events")
         mark_write(con, "campaign", len(campaign.entities) + len(campaign.events))
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
 
 
 def embeddings_table(post_ids: Sequence[str], model_id: str, matrix: Any, at: datetime) -> pa.Table:
@@ -584,8 +565,7 @@ def store_analysis(
     labels: Sequence[pa.Table],
 ) -> tuple[int, int]:
     """Store embeddings and labels of one chunk in one transaction (existing rows kept)."""
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         n_emb = 0
         if embeddings is not None and embeddings.num_rows:
             con.register("_emb", embeddings)
@@ -602,10 +582,6 @@ def store_analysis(
             con.unregister("_lab")
         if n_emb or n_lab:
             mark_write(con, "analyze", n_emb + n_lab)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return n_emb, n_lab
 
 
