@@ -162,3 +162,20 @@ def test_bad_statuses() -> None:
     ]
     assert "not a status" in parse({"domain": "mastodon.example"}).rejects[0].reason
     assert parse(None).rejects[0].reason.startswith("mastodon: payload is null")
+
+
+@pytest.mark.parametrize(
+    ("html", "text"),
+    [
+        ("plain text, no markup", "plain text, no markup"),
+        ("<p>one</p><p>two</p>", "one\n\ntwo"),
+        ("<P CLASS='x'>one</P>\n <p>two<BR/>three<br>four</p>", "one\n\ntwo\nthree\nfour"),
+        ('<p>a <a href="u">#<span>Tag</span></a> &amp; b&#39;s</p>', "a #Tag & b's"),
+        ("<pre>kept</pre> &lt;p&gt;", "kept <p>"),  # <pre> is not a paragraph
+        ("<p>x</p>" + "<br>" * 5 + "<p>y</p>", "x\n\ny"),  # blank lines collapse to one
+    ],
+)
+def test_html_to_text(html: str, text: str) -> None:
+    from ingest.parsers._common import html_to_text
+
+    assert html_to_text(html) == text
