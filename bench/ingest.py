@@ -1,11 +1,14 @@
 """Ingest throughput: parse + upsert of simulated posts into an empty warehouse, then again.
 
-    python bench/ingest.py [--size 200000] [--repeat 3] [--mode both|in-process|pool]
+    python bench/ingest.py [--size 200000] [--repeat 3] [--mode all|in-process|pool|files]
 
 Prints a table. The target on a 2-core machine is >= 50,000 posts/s for the first load.
-Both import paths run side by side in each repeat: in-process (the parsing thread
-overlapped with one DuckDB writer thread) and pool (worker processes parse and prepare,
-the main process only writes; what `hypewatch demo` uses for big sizes).
+Three import paths run side by side in each repeat: in-process (the parsing thread
+overlapped with one DuckDB writer thread), pool (worker processes parse and prepare, the
+main process only writes; what `hypewatch demo` uses for big sizes: the simulator's
+payloads are Python objects, serialised for the workers) and files (the same payloads
+written beforehand, untimed, as one JSONL file per format, whose lines go to the workers
+undecoded: what `hypewatch import` does with a big file, here with one pool for the five).
 Each stage runs ``--repeat`` times (a fresh warehouse each time); the table gives the best
 and the median run, and the load average before and after (these machines are shared:
 compare figures only between runs with a similar load).
@@ -21,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import orjson
+
 # Run as `python bench/ingest.py`, this file's folder comes first on sys.path and its name
 # would shadow the `ingest` package: drop the folder.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
@@ -33,6 +38,7 @@ from hypewatch.pipeline import (  # noqa: E402
     import_payloads,
     import_pooled,
 )
+from ingest.files import iter_json_lines  # noqa: E402
 from ingest.parsers import get_format  # noqa: E402
 from ingest.simulator import simulate  # noqa: E402
 from warehouse.db import connect  # noqa: E402
@@ -45,18 +51,38 @@ def grouped(payloads: list[tuple[str, object]]) -> dict[str, list[object]]:
     return groups
 
 
-def load(db: Path, groups: dict[str, list[object]], pooled: bool) -> tuple[float, int, int]:
+MODES = ("in-process", "pool", "files")
+
+
+def write_files(groups: dict[str, list[object]], folder: Path) -> dict[str, Path]:
+    """One JSONL file of native payloads per format, as a collector or an export leaves them."""
+    files = {}
+    for fmt, items in groups.items():
+        files[fmt] = folder / f"{fmt}.jsonl"
+        files[fmt].write_bytes(b"".join(orjson.dumps(item) + b"\n" for item in items))
+    return files
+
+
+def load(
+    db: Path, groups: dict[str, list[object]], mode: str, files: dict[str, Path]
+) -> tuple[float, int, int]:
     """One import per format, as `hypewatch demo` does, then a checkpoint: seconds, counts.
 
-    ``pooled``: parse in worker processes, as the demo does for big sizes (starting the
-    pool is timed too).
+    ``mode`` pool and files parse in worker processes (starting the pool is timed too).
     """
     con = connect(db)
     start = time.perf_counter()
     new = updated = 0
-    if pooled:  # as build_demo: all formats in one stream of chunks
+    if mode != "in-process":  # as build_demo: all formats in one stream of chunks
         with ParsePool() as pool:
-            jobs = [ImportJob(fmt, items, f"bench:{fmt}") for fmt, items in groups.items()]
+            jobs = [
+                ImportJob(
+                    fmt,
+                    iter_json_lines(files[fmt], fmt) if mode == "files" else items,
+                    f"bench:{fmt}",
+                )
+                for fmt, items in groups.items()
+            ]
             results = import_pooled(con, pool, jobs)
     else:
         with checkpoints_deferred(con):  # as build_demo: one checkpoint for all formats
@@ -93,9 +119,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument(
         "--mode",
-        choices=("both", "in-process", "pool"),
-        default="both",
-        help="which import path to time (both: side by side in each repeat)",
+        choices=("all", *MODES),
+        default="all",
+        help="which import path to time (all: side by side in each repeat)",
     )
     args = parser.parse_args()
     if args.size < 1 or args.repeat < 1:
@@ -108,9 +134,9 @@ def main() -> None:
     n_posts = len(corpus.truth)
     load_before = load_average()
 
-    modes = {"in-process": False, "pool": True}
-    if args.mode != "both":
-        modes = {args.mode: modes[args.mode]}
+    modes = MODES if args.mode == "all" else (args.mode,)
+    payload_dir = tempfile.TemporaryDirectory()  # the JSONL files, written once, untimed
+    files = write_files(groups, Path(payload_dir.name)) if "files" in modes else {}
     parse_s: list[float] = []
     first_s: dict[str, list[float]] = {mode: [] for mode in modes}
     again_s: dict[str, list[float]] = {mode: [] for mode in modes}
@@ -118,12 +144,12 @@ def main() -> None:
     for _ in range(args.repeat):
         seconds, parsed = parse_all(groups)
         parse_s.append(seconds)
-        for mode, pooled in modes.items():  # side by side, under the same load
+        for mode in modes:  # side by side, under the same load
             with tempfile.TemporaryDirectory() as tmp:
                 db = Path(tmp) / "bench.duckdb"
-                seconds, first_new, _ = load(db, groups, pooled)
+                seconds, first_new, _ = load(db, groups, mode, files)
                 first_s[mode].append(seconds)
-                seconds, again_new, again_updated = load(db, groups, pooled)
+                seconds, again_new, again_updated = load(db, groups, mode, files)
                 again_s[mode].append(seconds)
                 size_mb = db.stat().st_size / 1e6
                 notes[mode] = (f"new={first_new:,}", f"new={again_new}, updated={again_updated}")
@@ -155,6 +181,7 @@ def main() -> None:
         print(
             f"first load target >= 50,000 posts/s ({mode}, best run): {'met' if met else 'NOT met'}"
         )
+    payload_dir.cleanup()
 
 
 if __name__ == "__main__":
