@@ -213,14 +213,10 @@ def test_thresholds_are_read_from_the_loaded_campaign() -> None:
     assert stored == launch().alerts and stored.rules()
 
 
-def test_trends_command_fires_and_prints_the_alerts(tmp_path: Path) -> None:
+def test_trends_command_fires_and_prints_the_alerts(labelled_demo_copy: Path) -> None:
     from hypewatch.cli import app
 
-    db = tmp_path / "w.duckdb"
-    con = connect(db)
-    build_demo(con, launch(), size=3000, seed=42)
-    label_with_truth(con)
-    con.close()
+    db = labelled_demo_copy
     runner = CliRunner()
     result = runner.invoke(app, ["trends", "--campaign", CAMPAIGN, "--db", str(db)])
     assert result.exit_code == 0, result.output
@@ -232,16 +228,12 @@ def test_trends_command_fires_and_prints_the_alerts(tmp_path: Path) -> None:
 
 
 def test_an_edited_alerts_table_counts_from_the_next_trends_run(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, labelled_demo_copy: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from hypewatch.cli import app
     from hypewatch.settings import get_settings
 
-    db = tmp_path / "w.duckdb"
-    con = connect(db)
-    build_demo(con, launch(), size=3000, seed=42)  # stores the shipped campaign
-    label_with_truth(con)
-    con.close()
+    db = labelled_demo_copy  # the demo stored the shipped campaign
     campaigns = tmp_path / "campaigns"
     campaigns.mkdir()
     text = (PROJECT_ROOT / "campaigns" / f"{CAMPAIGN}.toml").read_text()

@@ -4,7 +4,6 @@ failing step ends its job and never the scheduler."""
 from __future__ import annotations
 
 import logging
-import shutil
 import subprocess
 import sys
 import threading
@@ -17,7 +16,6 @@ import pytest
 from typer.testing import CliRunner
 
 from hypewatch.cli import app
-from hypewatch.pipeline import build_demo
 from hypewatch.schedule import (
     ScheduleError,
     build_scheduler,
@@ -27,30 +25,17 @@ from hypewatch.schedule import (
     warehouse_lock,
 )
 from hypewatch.settings import PROJECT_ROOT
-from tests.test_alerts import CAMPAIGN, label_with_truth, launch
-from warehouse.db import connect
+from tests.test_alerts import CAMPAIGN
 
 EXAMPLE = PROJECT_ROOT / "docs" / "schedule.example.toml"
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    db = tmp_path_factory.mktemp("built") / "w.duckdb"
-    con = connect(db)
-    build_demo(con, launch(), size=3000, seed=42)
-    label_with_truth(con)
-    con.close()
-    return db
-
-
 @pytest.fixture
-def db(built: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def db(labelled_demo_copy: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of the small labelled demo warehouse; no collector credentials, no webhook."""
     for name in ("X_BEARER_TOKEN", "ALERT_WEBHOOK_URL"):
         monkeypatch.delenv(f"HYPEWATCH_{name}", raising=False)
-    path = tmp_path / "w.duckdb"
-    shutil.copy(built, path)
-    return path
+    return labelled_demo_copy
 
 
 def job_file(tmp_path: Path, db: Path, jobs: str) -> Path:

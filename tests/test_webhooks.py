@@ -259,24 +259,19 @@ def test_no_url_sends_nothing() -> None:
 
 
 def test_failing_webhook_does_not_fail_the_trends_run(
-    tmp_path: Path, hook_factory, monkeypatch: pytest.MonkeyPatch, caplog
+    tmp_path: Path, labelled_demo_copy: Path, hook_factory, monkeypatch: pytest.MonkeyPatch, caplog
 ) -> None:
     """End to end: `hypewatch trends` fires alerts, the webhook answers 500: the run
     succeeds, the alerts are stored `failed`, the URL is in no log line and no table."""
     from hypewatch.cli import app
-    from hypewatch.pipeline import build_demo
     from hypewatch.settings import get_settings
-    from tests.test_alerts import CAMPAIGN, label_with_truth, launch
+    from tests.test_alerts import CAMPAIGN
 
     hook = hook_factory([500])
     monkeypatch.setenv("HYPEWATCH_ALERT_WEBHOOK_URL", hook.url)
     monkeypatch.setenv("HYPEWATCH_ALERT_WEBHOOK_ATTEMPTS", "2")
     get_settings.cache_clear()
-    db = tmp_path / "w.duckdb"
-    con = connect(db)
-    build_demo(con, launch(), size=3000, seed=42)
-    label_with_truth(con)
-    con.close()
+    db = labelled_demo_copy
     caplog.set_level(logging.DEBUG)
     try:
         result = CliRunner().invoke(app, ["trends", "--campaign", CAMPAIGN, "--db", str(db)])
@@ -306,20 +301,15 @@ def test_a_malformed_url_fails_at_once_without_echoing_it() -> None:
 
 
 def test_the_trends_command_posts_with_the_warehouse_closed(
-    tmp_path: Path, hook_factory, monkeypatch: pytest.MonkeyPatch
+    labelled_demo_copy: Path, hook_factory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """While the webhook handles the POST, the warehouse can be opened read-only (the
     command closed its writer first); the outcome is written back after."""
     from hypewatch.cli import app
-    from hypewatch.pipeline import build_demo
     from hypewatch.settings import get_settings
-    from tests.test_alerts import CAMPAIGN, label_with_truth, launch
+    from tests.test_alerts import CAMPAIGN
 
-    db = tmp_path / "w.duckdb"
-    con = connect(db)
-    build_demo(con, launch(), size=3000, seed=42)
-    label_with_truth(con)
-    con.close()
+    db = labelled_demo_copy
     hook = hook_factory([200])
     opened: list[str] = []
 
