@@ -74,12 +74,7 @@ class TopicSettings:
     @classmethod
     def from_settings(cls, settings: Any) -> TopicSettings:
         """Pick ``topics_<field>`` values from the app settings where they exist."""
-        values = {
-            f.name: getattr(settings, f"topics_{f.name}")
-            for f in fields(cls)
-            if hasattr(settings, f"topics_{f.name}")
-        }
-        return cls(**values)
+        return cls(**prefixed_fields(cls, settings, "topics_"))
 
     def cluster_size(self, n: int) -> int:
         if self.min_cluster_size > 0:
@@ -441,6 +436,15 @@ def assign(
 
 
 # ------------------------------------------------------------------------- warehouse
+
+
+def prefixed_fields(cls: type, settings: Any, prefix: str) -> dict[str, Any]:
+    """The values of dataclass ``cls``'s fields that ``settings`` holds as ``<prefix><field>``."""
+    return {
+        f.name: getattr(settings, prefix + f.name)
+        for f in fields(cls)
+        if hasattr(settings, prefix + f.name)
+    }
 
 
 def query_arrow(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pa.Table:

@@ -18,13 +18,13 @@ least ``min_posts`` posts; consecutive spike hours form one spike.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb
 
 from analysis.duplicates import DuplicateSettings, find_duplicates
-from analysis.topics import fetch_one, query_arrow
+from analysis.topics import fetch_one, prefixed_fields, query_arrow
 from warehouse.db import transaction
 from warehouse.writes import mark_write, utcnow
 
@@ -51,12 +51,7 @@ class TrendSettings:
     @classmethod
     def from_settings(cls, settings: Any) -> TrendSettings:
         """Pick ``trends_<field>`` values from the app settings where they exist."""
-        values = {
-            f.name: getattr(settings, f"trends_{f.name}")
-            for f in fields(cls)
-            if hasattr(settings, f"trends_{f.name}")
-        }
-        return cls(**values)
+        return cls(**prefixed_fields(cls, settings, "trends_"))
 
     def duplicates(self) -> DuplicateSettings:
         return DuplicateSettings(
