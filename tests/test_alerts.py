@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from analysis.alerts import alert_id, candidates, evaluate_alerts, stored_thresholds
 from analysis.trends import run_trends
@@ -213,26 +213,33 @@ def test_thresholds_are_read_from_the_loaded_campaign() -> None:
     assert stored == launch().alerts and stored.rules()
 
 
-def test_trends_command_fires_and_prints_the_alerts(labelled_demo_copy: Path) -> None:
+def trends_cli(db: Path) -> Result:
+    """`hypewatch trends` for the shipped campaign on ``db``, with the settings read anew
+    from the (monkeypatched) environment, and forgotten again after."""
     from hypewatch.cli import app
+    from hypewatch.settings import get_settings
 
+    get_settings.cache_clear()
+    try:
+        return CliRunner().invoke(app, ["trends", "--campaign", CAMPAIGN, "--db", str(db)])
+    finally:
+        get_settings.cache_clear()
+
+
+def test_trends_command_fires_and_prints_the_alerts(labelled_demo_copy: Path) -> None:
     db = labelled_demo_copy
-    runner = CliRunner()
-    result = runner.invoke(app, ["trends", "--campaign", CAMPAIGN, "--db", str(db)])
+    result = trends_cli(db)
     assert result.exit_code == 0, result.output
     n = duckdb.connect(str(db), read_only=True).execute("SELECT count(*) FROM alerts").fetchone()
     assert n[0] > 0
     assert f"alerts for {CAMPAIGN}: {n[0]} fired" in result.stdout
-    again = runner.invoke(app, ["trends", "--campaign", CAMPAIGN, "--db", str(db)])
+    again = trends_cli(db)
     assert f"alerts for {CAMPAIGN}: 0 fired" in again.stdout
 
 
 def test_an_edited_alerts_table_counts_from_the_next_trends_run(
     tmp_path: Path, labelled_demo_copy: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from hypewatch.cli import app
-    from hypewatch.settings import get_settings
-
     db = labelled_demo_copy  # the demo stored the shipped campaign
     campaigns = tmp_path / "campaigns"
     campaigns.mkdir()
@@ -240,11 +247,7 @@ def test_an_edited_alerts_table_counts_from_the_next_trends_run(
     head, _, _ = text.partition("[alerts]")
     (campaigns / f"{CAMPAIGN}.toml").write_text(head + "[alerts]\nnegative_share = 0.9\n")
     monkeypatch.setenv("HYPEWATCH_CAMPAIGNS_DIR", str(campaigns))
-    get_settings.cache_clear()
-    try:
-        result = CliRunner().invoke(app, ["trends", "--campaign", CAMPAIGN, "--db", str(db)])
-    finally:
-        get_settings.cache_clear()
+    result = trends_cli(db)
     assert result.exit_code == 0, result.output
     assert "file changed since it was loaded; reloaded" in result.stdout
     assert f"alerts for {CAMPAIGN}: 0 fired (negative_share >= 0.9;" in result.stdout

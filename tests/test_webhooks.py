@@ -15,7 +15,6 @@ from pathlib import Path
 import duckdb
 import pytest
 from pydantic import SecretStr
-from typer.testing import CliRunner
 
 from hypewatch.webhooks import (
     SENDING,
@@ -263,20 +262,14 @@ def test_failing_webhook_does_not_fail_the_trends_run(
 ) -> None:
     """End to end: `hypewatch trends` fires alerts, the webhook answers 500: the run
     succeeds, the alerts are stored `failed`, the URL is in no log line and no table."""
-    from hypewatch.cli import app
-    from hypewatch.settings import get_settings
-    from tests.test_alerts import CAMPAIGN
+    from tests.test_alerts import trends_cli
 
     hook = hook_factory([500])
     monkeypatch.setenv("HYPEWATCH_ALERT_WEBHOOK_URL", hook.url)
     monkeypatch.setenv("HYPEWATCH_ALERT_WEBHOOK_ATTEMPTS", "2")
-    get_settings.cache_clear()
     db = labelled_demo_copy
     caplog.set_level(logging.DEBUG)
-    try:
-        result = CliRunner().invoke(app, ["trends", "--campaign", CAMPAIGN, "--db", str(db)])
-    finally:
-        get_settings.cache_clear()
+    result = trends_cli(db)
     assert result.exit_code == 0, result.output
     assert "alert webhook: 0 sent" in result.stdout and "failed" in result.stdout
     assert hook.bodies  # it was tried
@@ -305,9 +298,7 @@ def test_the_trends_command_posts_with_the_warehouse_closed(
 ) -> None:
     """While the webhook handles the POST, the warehouse can be opened read-only (the
     command closed its writer first); the outcome is written back after."""
-    from hypewatch.cli import app
-    from hypewatch.settings import get_settings
-    from tests.test_alerts import CAMPAIGN
+    from tests.test_alerts import trends_cli
 
     db = labelled_demo_copy
     hook = hook_factory([200])
@@ -324,11 +315,7 @@ def test_the_trends_command_posts_with_the_warehouse_closed(
 
     hook.on_post = read_warehouse
     monkeypatch.setenv("HYPEWATCH_ALERT_WEBHOOK_URL", hook.url)
-    get_settings.cache_clear()
-    try:
-        result = CliRunner().invoke(app, ["trends", "--campaign", CAMPAIGN, "--db", str(db)])
-    finally:
-        get_settings.cache_clear()
+    result = trends_cli(db)
     assert result.exit_code == 0, result.output
     assert len(opened) == 1 and opened[0].isdigit(), opened
     con = duckdb.connect(str(db), read_only=True)
