@@ -63,6 +63,26 @@ def encode(payload: Any) -> tuple[Any, int]:
     return text, len(text)
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector during a bulk load.
+
+    Parsing keeps hundreds of thousands of new objects alive per batch (payload dicts,
+    posts, Arrow inputs), and every collection of the oldest generation re-scans all of
+    them: with the collector on, parsing took about twice as long (see bench/ingest.py).
+    Parsed objects hold no reference cycles, so reference counting frees them; the
+    collector is restored (and runs as usual) afterwards.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+@gc_paused()
 def parse_chunk(
     fmt: str,
     mapping: Mapping[str, str] | None,
@@ -74,17 +94,6 @@ def parse_chunk(
 
     Python's cyclic collector is paused meanwhile, as in-process (:func:`gc_paused`).
     """
-    with gc_paused():
-        return _parse_chunk(fmt, mapping, campaign, collected_at, items)
-
-
-def _parse_chunk(
-    fmt: str,
-    mapping: Mapping[str, str] | None,
-    campaign: str | None,
-    collected_at: datetime,
-    items: Sequence[Any],
-) -> PreparedBatch:
     parse = get_format(fmt).parse
     loads, decode_error = orjson.loads, orjson.JSONDecodeError
     result = ParseResult()
@@ -127,25 +136,6 @@ def _context() -> multiprocessing.context.BaseContext:
 
 class WorkerDied(RuntimeError):
     """A parse worker process ended without returning its chunk."""
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector during a bulk load.
-
-    Parsing keeps hundreds of thousands of new objects alive per batch (payload dicts,
-    posts, Arrow inputs), and every collection of the oldest generation re-scans all of
-    them: with the collector on, parsing took about twice as long (see bench/ingest.py).
-    Parsed objects hold no reference cycles, so reference counting frees them; the
-    collector is restored (and runs as usual) afterwards.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 @contextmanager
