@@ -1,14 +1,23 @@
 #!/usr/bin/env python3
 """Validate the hypewatch copyright-concern dataset (stdlib only, standalone).
 
-Checks, for train.jsonl, dev.jsonl and hard_test.jsonl in this directory:
+Checks, for train.jsonl, dev.jsonl, hard_test.jsonl, train_offtopic.jsonl and
+dev_realmix.jsonl in this directory:
 
 * every line parses as a JSON object with exactly the keys
   text, label, lang, platform, hard — and only allowed values;
-* texts are non-empty, stripped, and unique within and across all three files
-  after lowercasing and collapsing whitespace;
-* size, label-balance, hard-share and per-language minimums
-  (en, fr, es, de, ja, pt, it each >= 5% of every file; en roughly 45%);
+* texts are non-empty, stripped, and unique within and across all five files
+  after lowercasing and collapsing whitespace, and also after dropping
+  punctuation and emoji;
+* per-file size, label-balance, hard-share and per-language rules:
+  - train.jsonl, dev.jsonl, hard_test.jsonl: en, fr, es, de, ja, pt, it each
+    >= 5% of the file, en 38-55%, both labels and (except hard_test) both hard
+    and easy posts in each of those languages, posts from x, reddit, bluesky
+    and mastodon;
+  - train_offtopic.jsonl (extra negatives for training): every post `none`,
+    the same language minimums, and both hard and easy posts per language;
+  - dev_realmix.jsonl (calibration set with a realistic mix): 8-16% `concern`,
+    the same language minimums, and both labels per language;
 * hard_test.jsonl defeats the naive keyword rule: concern-class F1 < 0.65
   (computed with keyword_baseline.py next to this file).
 
@@ -28,7 +37,8 @@ import sys
 
 KEYS = {"text", "label", "lang", "platform", "hard"}
 LABELS = {"concern", "none"}
-PLATFORMS = {"x", "reddit", "bluesky", "mastodon"}
+PLATFORMS = {"x", "reddit", "bluesky", "mastodon", "hn"}
+PLATFORM_ORDER = ("x", "reddit", "bluesky", "mastodon", "hn")
 LANGS = {"en", "fr", "es", "de", "ja", "pt", "it", "ko", "nl"}
 REQUIRED_LANGS = ("en", "fr", "es", "de", "ja", "pt", "it")
 MIN_LANG_SHARE = 0.05
@@ -39,12 +49,31 @@ SPEC = {
     "train.jsonl": (1200, None, (0.35, 0.45), 0.35),
     "dev.jsonl": (250, 250, (0.35, 0.45), 0.35),
     "hard_test.jsonl": (200, 200, (0.40, 0.50), 0.70),
+    # Extra negatives: generic AI-industry posts and copyright-thread replies.
+    "train_offtopic.jsonl": (400, None, (0.0, 0.0), 0.05),
+    # Realistic prevalence for threshold calibration (about 12% concern).
+    "dev_realmix.jsonl": (280, 320, (0.08, 0.16), 0.05),
 }
+# Which of the per-language / per-platform rules apply to each file.
+RULES = {
+    "train.jsonl": dict(both_labels=True, hard_mix=True, all_platforms=True),
+    "dev.jsonl": dict(both_labels=True, hard_mix=True, all_platforms=True),
+    "hard_test.jsonl": dict(both_labels=True, hard_mix=False, all_platforms=True),
+    "train_offtopic.jsonl": dict(both_labels=False, hard_mix=True, all_platforms=False),
+    "dev_realmix.jsonl": dict(both_labels=True, hard_mix=False, all_platforms=False),
+}
+# Platforms every original file must contain ("hn" is allowed but not required).
+CORE_PLATFORMS = ("x", "reddit", "bluesky", "mastodon")
 HARD_TEST_MAX_KEYWORD_F1 = 0.65
 
 
 def norm(text):
     return re.sub(r"\s+", " ", text.strip().lower())
+
+
+def loose(text):
+    """Lowercased letters and digits only: catches "lol!" vs "lol" and emoji-only differences."""
+    return re.sub(r"[\W_]+", " ", text.lower()).strip()
 
 
 def load(path, problems):
@@ -91,6 +120,7 @@ def load(path, problems):
 
 def check_file(name, rows, problems):
     lo, hi, (c_lo, c_hi), min_hard = SPEC[name]
+    rules = RULES[name]
     n = len(rows)
     if n < lo or (hi is not None and n > hi):
         problems.append(f"{name}: {n} lines, expected {lo}" + (f"..{hi}" if hi and hi != lo else "+" if hi is None else ""))
@@ -111,15 +141,16 @@ def check_file(name, rows, problems):
         problems.append(f"{name}: en share {en:.3f} outside {EN_SHARE}")
     for lang in REQUIRED_LANGS:
         labels = {r["label"] for r in rows if r["lang"] == lang}
-        if not LABELS <= labels:
+        if rules["both_labels"] and not LABELS <= labels:
             problems.append(f"{name}: lang {lang} lacks one of the labels ({sorted(labels)})")
         hards = {r["hard"] for r in rows if r["lang"] == lang}
-        if name != "hard_test.jsonl" and hards != {True, False}:
+        if rules["hard_mix"] and hards != {True, False}:
             problems.append(f"{name}: lang {lang} is not a mix of hard and easy")
-    plats = collections.Counter(r["platform"] for r in rows)
-    for p in PLATFORMS:
-        if plats[p] == 0:
-            problems.append(f"{name}: no {p} posts")
+    if rules["all_platforms"]:
+        plats = collections.Counter(r["platform"] for r in rows)
+        for p in CORE_PLATFORMS:
+            if plats[p] == 0:
+                problems.append(f"{name}: no {p} posts")
 
 
 def keyword_f1(directory, rows, problems):
@@ -166,7 +197,7 @@ def stats(rows_by_file, kw):
     out.append("Counts per label\n\n" + table(rows_by_file, "label", ["concern", "none"]))
     out.append("Counts per hard flag\n\n" + table(rows_by_file, "hard", [True, False]).replace("| True | False |", "| hard=true | hard=false |"))
     out.append("Counts per language\n\n" + table(rows_by_file, "lang", ["en", "fr", "es", "de", "ja", "pt", "it", "ko", "nl"]))
-    out.append("Counts per platform\n\n" + table(rows_by_file, "platform", ["x", "reddit", "bluesky", "mastodon"]))
+    out.append("Counts per platform\n\n" + table(rows_by_file, "platform", list(PLATFORM_ORDER)))
     out.append("Per language: lines (concern / hard)\n\n" + lang_label_table(rows_by_file))
     cross = ["| file | label | hard=true | hard=false |", "|---|---|---|---|"]
     for name, rows in rows_by_file.items():
@@ -191,13 +222,22 @@ def main(argv):
         rows_by_file[name] = load(os.path.join(directory, name), problems)
 
     seen = {}
+    seen_loose = {}
     for name, rows in rows_by_file.items():
         for r in rows:
             key = norm(r["text"])
             if key in seen:
                 problems.append(f"{r['_where']}: duplicate of {seen[key]}")
+                continue
+            seen[key] = r["_where"]
+            lkey = loose(r["text"])
+            if lkey in seen_loose:
+                problems.append(
+                    f"{r['_where']}: same words as {seen_loose[lkey]} "
+                    "(differs only in punctuation/emoji)"
+                )
             else:
-                seen[key] = r["_where"]
+                seen_loose[lkey] = r["_where"]
 
     for name, rows in rows_by_file.items():
         check_file(name, rows, problems)
