@@ -49,6 +49,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/dashboard.py
 	$(BIN)/python bench/classify.py
 	$(BIN)/python bench/topics.py
+	$(BIN)/python bench/language.py
 
 clean:
 	rm -rf $(VENV) build data .pytest_cache .ruff_cache

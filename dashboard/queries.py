@@ -105,7 +105,7 @@ def where(f: Filters, alias: str = "f") -> tuple[str, dict[str, Any]]:
     return " AND ".join(clauses), params
 
 
-AGGREGATED_STAGES = frozenset({"ingest", "campaign", "analyze", "topics", "flags"})
+AGGREGATED_STAGES = frozenset({"ingest", "campaign", "analyze", "languages", "topics", "flags"})
 """Write marks whose writes change the pre-aggregated tables (``trends`` and ``alerts``
 write tables the pages read directly)."""
 

@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 
 from analysis.encoder import EncodedBatch, Encoder
+from analysis.language import detect_languages
 from analysis.tasks import TASKS, load_classifier
 from hypewatch.settings import Settings
 from warehouse.writes import analysis_run, embeddings_table, labels_table, store_analysis, utcnow
@@ -115,6 +116,7 @@ def analyze(
     progress: Progress | None = None,
 ) -> AnalyzeReport:
     """Embed and label every post that needs it; returns what ran and how fast."""
+    detect_languages(con, campaign)  # cheap (~30,000 posts/s), before the encoder's timing
     started = time.perf_counter()
     encoder = make_encoder(settings, device)
     classifiers = {

@@ -432,6 +432,19 @@ def _print_status(path: Path) -> None:
                 400,
                 "posts by day (UTC) and platform",
             )
+            cur = con.execute(
+                "SELECT lang_effective AS lang, count(*) AS posts, "
+                "count(*) FILTER (lang_detected IS NULL) AS not_detected, "
+                "count(*) FILTER (lang_platform IS NULL) AS no_platform_tag, "
+                "count(*) FILTER (lang_mismatch) AS tag_contradicted "
+                "FROM post_languages GROUP BY 1 ORDER BY 2 DESC, 1"
+            )
+            _print_rows(
+                [d[0] for d in cur.description],
+                cur.fetchall(),
+                15,
+                "posts by language (detected, else the platform's tag)",
+            )
         else:
             out.print("no posts yet")
         cur = con.execute(

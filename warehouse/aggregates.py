@@ -7,7 +7,8 @@
   that the Posts page shows, sorts and filters on (materializing ``post_entities_live``);
   ``mention_aliases`` remembers which entities and aliases it was computed with.
 - ``post_signatures``: sign bits of each embedding with the post's filter columns and the
-  embedding's row number, the first pass of "similar posts".
+  embedding's row number, the first pass of "similar posts" (their ``lang`` follows the
+  post's facts when a language detection changes it).
 - ``topic_facts``: one row per topic assignment (``post_topics``) with the post's facts and
   flag (``post_flags``), materializing ``topic_facts_live`` (migration 0008).
 
@@ -17,13 +18,13 @@ analyze batch), on the same short connection.
 
 It is incremental. ``aggregate_state`` remembers how many rows of each append-only source
 (``posts``, ``post_metrics``, ``labels``, ``simulated_truth``, ``embeddings``,
-``post_topics``) the last refresh saw, and which model was current per task; only posts
-with rows beyond those marks are recomputed, mentions matched for new posts only,
-signatures computed for new embeddings only, topic facts written for new assignments and
-changed posts, and every topic fact's flag rewritten when ``post_flags`` changed (the
-state keeps a fingerprint of it). Everything is rebuilt on the first refresh; the facts
-and topic facts when another model became current (every post's labels change); the
-mentions when the campaign's entities changed.
+``post_topics``, ``language_detections``) the last refresh saw, and which model was
+current per task; only posts with rows beyond those marks are recomputed, mentions matched
+for new posts only, signatures computed for new embeddings only, topic facts written for
+new assignments and changed posts, and every topic fact's flag rewritten when
+``post_flags`` changed (the state keeps a fingerprint of it). Everything is rebuilt on the
+first refresh; the facts and topic facts when another model became current (every post's
+labels change); the mentions when the campaign's entities changed.
 Call it with ``full=True`` after anything that rewrites or deletes stored rows
 (``hypewatch reparse``): those are not append-only changes.
 """
@@ -41,16 +42,20 @@ from warehouse.db import transaction
 from warehouse.writes import mark_write
 
 STAGE = "aggregates"
-SOURCES = ("posts", "post_metrics", "labels", "simulated_truth", "embeddings", "post_topics")
+SOURCES = (
+    "posts", "post_metrics", "labels", "simulated_truth", "embeddings", "post_topics",
+    "language_detections",
+)  # fmt: skip
 """Append-only tables whose new rows (by row number) make posts' aggregates change."""
 _FLAGS = "SELECT count(*) || ':' || coalesce(bit_xor(hash(post_id, flag)), 0) FROM post_flags"
 """A fingerprint of ``post_flags`` (replaced, not appended to, by ``hypewatch trends``)."""
 SIGNATURE_BATCH = 100_000
 
 _MENTION_LABELS = (
-    "sentiment", "sentiment_score", "copyright", "concern_prob", "is_simulated",
+    "lang", "sentiment", "sentiment_score", "copyright", "concern_prob", "is_simulated",
 )  # fmt: skip
-"""Facts of a post copied into its mention rows that a refresh may change."""
+"""Facts of a post copied into its mention rows that a refresh may change (``lang`` with a
+new language detection)."""
 
 _ALIASES = """
     SELECT DISTINCT campaign, entity, lower(unnest(aliases)) AS alias FROM entities
@@ -164,11 +169,13 @@ def _changed_posts(con: duckdb.DuckDBPyConnection, state: dict[str, str]) -> tup
         UNION SELECT post_id FROM post_metrics WHERE rowid >= $metrics
         UNION SELECT post_id FROM labels WHERE rowid >= $labels
         UNION SELECT post_id FROM simulated_truth WHERE rowid >= $truth
+        UNION SELECT post_id FROM language_detections WHERE rowid >= $languages
         """,
         {
             "metrics": seen["post_metrics"],
             "labels": seen["labels"],
             "truth": seen["simulated_truth"],
+            "languages": seen["language_detections"],
         },
     )
     return _one(con, "SELECT count(*) FROM _agg_new"), _one(
@@ -177,7 +184,8 @@ def _changed_posts(con: duckdb.DuckDBPyConnection, state: dict[str, str]) -> tup
 
 
 def _refresh_facts(con: duckdb.DuckDBPyConnection) -> int:
-    """Recompute the facts of ``_agg_changed`` posts (the view's logic, restricted first)."""
+    """Recompute the facts of ``_agg_changed`` posts (the view's logic, restricted first;
+    the language by the one rule, the macro ``lang_effective`` of migration 0010)."""
     con.execute("DELETE FROM post_facts WHERE post_id IN (SELECT post_id FROM _agg_changed)")
     return _one(
         con,
@@ -189,6 +197,13 @@ def _refresh_facts(con: duckdb.DuckDBPyConnection) -> int:
             FROM post_metrics SEMI JOIN _agg_changed USING (post_id)
             QUALIFY row_number() OVER (PARTITION BY post_id ORDER BY observed_at DESC) = 1
         ),
+        d AS (
+            SELECT post_id, lang FROM language_detections
+            SEMI JOIN _agg_changed USING (post_id)
+            QUALIFY row_number() OVER (
+                PARTITION BY post_id ORDER BY detected_at DESC, detector DESC
+            ) = 1
+        ),
         cur AS (
             SELECT l.* FROM labels l
             SEMI JOIN _agg_changed USING (post_id)
@@ -197,7 +212,7 @@ def _refresh_facts(con: duckdb.DuckDBPyConnection) -> int:
         s AS (SELECT * FROM cur WHERE task = 'sentiment'),
         c AS (SELECT * FROM cur WHERE task = 'copyright')
         SELECT
-            p.post_id, p.campaign, p.platform, coalesce(p.lang, 'und'), p.created_at,
+            p.post_id, p.campaign, p.platform, lang_effective(p.lang, d.lang), p.created_at,
             p.author_id,
             coalesce(m.likes, 0) + coalesce(m.reposts, 0) + coalesce(m.replies, 0)
                 + coalesce(m.quotes, 0),
@@ -206,6 +221,7 @@ def _refresh_facts(con: duckdb.DuckDBPyConnection) -> int:
             t.post_id IS NOT NULL,
             lower(p.text)
         FROM p
+        LEFT JOIN d USING (post_id)
         LEFT JOIN m USING (post_id)
         LEFT JOIN s USING (post_id)
         LEFT JOIN c USING (post_id)
@@ -272,6 +288,19 @@ def _refresh_topic_facts(
             "WHERE flag IS NOT NULL AND post_id NOT IN (SELECT post_id FROM post_flags)",
         )
     return written
+
+
+def _update_signature_langs(con: duckdb.DuckDBPyConnection, *, everything: bool) -> int:
+    """Copy a changed language (a new detection) from the facts into the signatures."""
+    scope = "" if everything else "AND s.post_id IN (SELECT post_id FROM _agg_changed)"
+    return _one(
+        con,
+        f"""
+        UPDATE post_signatures s SET lang = f.lang
+        FROM post_facts f
+        WHERE s.post_id = f.post_id {scope} AND s.lang IS DISTINCT FROM f.lang
+        """,
+    )
 
 
 def signatures(vectors: np.ndarray) -> np.ndarray:
@@ -356,9 +385,11 @@ def refresh_aggregates(con: duckdb.DuckDBPyConnection, *, full: bool = False) ->
             if new:
                 mentions += _insert_mentions(con, "posts SEMI JOIN _agg_new USING (post_id)")
         topics = _refresh_topic_facts(con, state, everything=first or relabel)
-        con.execute("DROP TABLE IF EXISTS _agg_new; DROP TABLE IF EXISTS _agg_changed")
         if full:
             con.execute("DELETE FROM post_signatures")
+        elif facts:
+            _update_signature_langs(con, everything=first or relabel)
+        con.execute("DROP TABLE IF EXISTS _agg_new; DROP TABLE IF EXISTS _agg_changed")
         signed = _add_signatures(con, 0 if first else int(state.get("rows:embeddings", 0)))
         _save_state(con, marks)
         mark_write(con, STAGE, facts + mentions + signed + topics)

@@ -585,6 +585,23 @@ def store_analysis(
     return n_emb, n_lab
 
 
+def store_languages(con: duckdb.DuckDBPyConnection, detections: pa.Table) -> int:
+    """Store one chunk of language detections (``language_detections`` columns) in one
+    transaction; a post already detected by the same detector keeps its row."""
+    with transaction(con):
+        con.register("_languages", detections)
+        stored = con.execute(
+            "INSERT INTO language_detections "
+            "SELECT post_id, detector, lang, confidence, detected_at FROM _languages n "
+            "WHERE NOT EXISTS (SELECT 1 FROM language_detections d "
+            "WHERE d.post_id = n.post_id AND d.detector = n.detector)"
+        ).fetchone()[0]
+        con.unregister("_languages")
+        if stored:
+            mark_write(con, "languages", stored)
+    return stored
+
+
 def start_analysis_run(
     con: duckdb.DuckDBPyConnection,
     stage: str,
