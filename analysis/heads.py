@@ -211,11 +211,31 @@ class Head:
                 x = np.maximum(x, 0.0)
         return x
 
+    @property
+    def threshold(self) -> tuple[str, float] | None:
+        """``(label, t)`` when the card sets a decision threshold: a row gets ``label``
+        when its probability is at least ``t`` (else its most likely other label)."""
+        th = self.card.get("threshold")
+        return (str(th["label"]), float(th["value"])) if th else None
+
+    def decide(self, probs: np.ndarray) -> list[str]:
+        """Labels from probabilities: argmax, or the card's threshold rule."""
+        if self.threshold is None:
+            return [self.labels[i] for i in probs.argmax(axis=1)]
+        label, t = self.threshold
+        k = self.labels.index(label)
+        others = probs.copy()
+        others[:, k] = -1.0
+        fallback = others.argmax(axis=1)
+        return [
+            label if p >= t else self.labels[j] for p, j in zip(probs[:, k], fallback, strict=True)
+        ]
+
     def predict_proba(self, features: np.ndarray) -> tuple[list[str], np.ndarray]:
         """Return (predicted label per row, (n, n_labels) probabilities in ``self.labels``
         order)."""
         probs = softmax(self.logits(features) / self.temperature)
-        return [self.labels[i] for i in probs.argmax(axis=1)], probs
+        return self.decide(probs), probs
 
     def predict(
         self, encoded: HasViews | None, texts: Sequence[str] | None

@@ -3,8 +3,9 @@
 A task's model is named in settings (``HYPEWATCH_SENTIMENT_MODEL``,
 ``HYPEWATCH_COPYRIGHT_MODEL``):
 
-- ``builtin``: the head shipped in ``analysis/models/<task>/`` (trained in this project on
-  the shared encoder's embeddings; see its ``MODEL_CARD.md``);
+- ``builtin``: the head shipped for the encoder in use: ``analysis/models/<task>/`` for
+  the default multilingual encoder, ``analysis/models/minilm/<task>/`` for ``minilm``
+  (trained in this project on that encoder's pass; see each ``MODEL_CARD.md``);
 - a folder holding ``head.npz`` + ``card.json`` (a head you trained with ``hypewatch train``);
 - ``hf:NAME_OR_PATH``: any Hugging Face sequence-classification checkpoint, e.g.
   ``hf:cardiffnlp/twitter-roberta-base-sentiment-latest``;
@@ -124,13 +125,35 @@ class TextClassifier:
         return [self.labels[i] for i in probs.argmax(axis=1)], probs
 
 
+def builtin_head_dir(task: str, encoder_name: str | None = None) -> Path:
+    """The shipped head folder for ``task`` trained on the encoder named ``encoder_name``
+    (the card's ``encoder.name``); the default encoder's when none matches."""
+    default = MODELS_DIR / task
+    if encoder_name is None:
+        return default
+    for folder in (default, *sorted(p / task for p in MODELS_DIR.iterdir() if p.is_dir())):
+        card = folder / "card.json"
+        if card.is_file():
+            import json
+
+            if json.loads(card.read_text()).get("encoder", {}).get("name") == encoder_name:
+                return folder
+    return default
+
+
 def load_classifier(
-    task: str, spec: str, *, device: str = "auto", allow_download: bool = False
+    task: str,
+    spec: str,
+    *,
+    device: str = "auto",
+    allow_download: bool = False,
+    encoder_name: str | None = None,
 ) -> HeadClassifier | TextClassifier:
-    """The classifier for ``task`` named by ``spec`` (see the module docstring)."""
+    """The classifier for ``task`` named by ``spec`` (see the module docstring);
+    ``encoder_name`` picks the builtin head trained on that encoder."""
     get_task(task)
     if spec in ("", "builtin"):
-        return HeadClassifier(task, MODELS_DIR / task)
+        return HeadClassifier(task, builtin_head_dir(task, encoder_name))
     if spec.startswith("hf:"):
         from analysis.backends import HFClassifierBackend
 

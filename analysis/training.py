@@ -49,11 +49,18 @@ class Recipe:
     input_dropout: float = 0.1
     batch_size: int = 256
     calibrate: bool = True
+    language_weight: float = 0.0  # 0: off; else each language weighs >= this share of the top
+    threshold_label: str | None = None  # binary tasks: fit this label's decision threshold
+    ensemble: int = 1  # MLPs: fit this many seeds, merged into one wider MLP (mean logits)
 
 
+# chosen on the dev sets (UMSAB + TweetEval validation; copyright dev and dev_realmix),
+# see the model cards
 RECIPES: dict[str, Recipe] = {
-    "sentiment": Recipe(),
-    "copyright": Recipe(inputs=["mean_all", "max", "cls"], C=0.03),
+    "sentiment": Recipe(hidden=(256,), epochs=10, language_weight=0.2, ensemble=3),
+    "copyright": Recipe(
+        inputs=["mean_all", "max", "cls"], hidden=(128,), epochs=30, threshold_label="concern"
+    ),
 }
 
 _DEDUP_STRIP = [r"https?://\S+", r"\\u[0-9a-fA-F]{4}", r"@\w+", r"&\w+;"]
@@ -126,9 +133,24 @@ def encode_cached(
 
 
 def fit_weights(
-    x: np.ndarray, y: np.ndarray, n_classes: int, recipe: Recipe, seed: int = 0
+    x: np.ndarray,
+    y: np.ndarray,
+    n_classes: int,
+    recipe: Recipe,
+    seed: int = 0,
+    sample_weight: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray], list[np.ndarray]]:
-    """Standardize ``x`` and fit the recipe's network; returns (mean, scale, Ws, bs)."""
+    """Standardize ``x`` and fit the recipe's network; returns (mean, scale, Ws, bs).
+    ``sample_weight`` multiplies each row's loss (the class balance is computed on it).
+    With ``recipe.ensemble = k > 1`` (MLPs only), k networks are fitted with seeds
+    ``seed .. seed + k - 1`` and merged into one wider MLP whose logits are their mean."""
+    if recipe.ensemble > 1 and recipe.hidden:
+        single = Recipe(**{**recipe.__dict__, "ensemble": 1})
+        fits = [
+            fit_weights(x, y, n_classes, single, seed + i, sample_weight)
+            for i in range(recipe.ensemble)
+        ]
+        return fits[0][0], fits[0][1], *merge_mlps([(f[2], f[3]) for f in fits])
     import torch
 
     torch.manual_seed(seed)
@@ -137,20 +159,22 @@ def fit_weights(
     scale = (x.std(axis=0) + 1e-6).astype(np.float32)
     xt = torch.from_numpy(((x - mean) / scale).astype(np.float32))
     yt = torch.from_numpy(y.astype(np.int64))
-    counts = np.bincount(y, minlength=n_classes).astype(np.float64)
+    sw = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, np.float64)
+    counts = np.bincount(y, weights=sw, minlength=n_classes).astype(np.float64)
     if recipe.class_weight == "balanced":
-        cw = len(y) / (n_classes * np.maximum(counts, 1))
+        cw = sw.sum() / (n_classes * np.maximum(counts, 1e-9))
     else:
         cw = np.ones(n_classes)
-    weight = torch.tensor(cw, dtype=torch.float32)
+    # one weight per row: its class weight times its sample weight
+    row_w = torch.tensor(cw[y] * sw, dtype=torch.float32)
 
     if not recipe.hidden:
         net: torch.nn.Module = torch.nn.Linear(x.shape[1], n_classes)
         torch.nn.init.zeros_(net.weight)
         torch.nn.init.zeros_(net.bias)
-        loss_fn = torch.nn.CrossEntropyLoss(weight=weight, reduction="sum")
+        loss_fn = torch.nn.CrossEntropyLoss(reduction="none")
         # scikit-learn's objective: sum_i w_i loss_i + ||W||^2 / (2C), scaled by 1/sum(w)
-        wsum = float(weight[yt].sum())
+        wsum = float(row_w.sum())
         opt = torch.optim.LBFGS(
             net.parameters(),
             lr=1,
@@ -164,7 +188,7 @@ def fit_weights(
         def closure() -> torch.Tensor:
             opt.zero_grad()
             reg = (net.weight**2).sum() / (2 * recipe.C)
-            loss = (loss_fn(net(xt), yt) + reg) / wsum
+            loss = ((loss_fn(net(xt), yt) * row_w).sum() + reg) / wsum
             loss.backward()
             return loss
 
@@ -183,14 +207,15 @@ def fit_weights(
         sched = torch.optim.lr_scheduler.OneCycleLR(
             opt2, max_lr=recipe.lr, total_steps=recipe.epochs * steps_per_epoch
         )
-        loss_fn = torch.nn.CrossEntropyLoss(weight=weight)
+        loss_fn = torch.nn.CrossEntropyLoss(reduction="none")
         for _ in range(recipe.epochs):
             net.train()
             order = torch.from_numpy(rng.permutation(len(y)))
             for s in range(0, len(order), recipe.batch_size):
                 b = order[s : s + recipe.batch_size]
                 opt2.zero_grad()
-                loss_fn(net(xt[b]), yt[b]).backward()
+                rw = row_w[b]
+                ((loss_fn(net(xt[b]), yt[b]) * rw).sum() / rw.sum()).backward()
                 opt2.step()
                 sched.step()
         linears = [m for m in net.modules() if isinstance(m, torch.nn.Linear)]
@@ -204,6 +229,46 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
     grid = np.exp(np.linspace(np.log(0.25), np.log(4.0), 81))
     nll = [-np.log(softmax(logits / t)[np.arange(len(y)), y] + 1e-12).mean() for t in grid]
     return float(grid[int(np.argmin(nll))])
+
+
+def merge_mlps(
+    nets: list[tuple[list[np.ndarray], list[np.ndarray]]],
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """MLPs of one shape on the same inputs -> one MLP computing the mean of their logits:
+    first layers side by side, inner layers block-diagonal, last layers stacked / k."""
+    k = len(nets)
+    depth = len(nets[0][0])
+    ws, bs = [], []
+    for i in range(depth):
+        layer_w = [w[i] for w, _ in nets]
+        layer_b = [b[i] for _, b in nets]
+        if i == 0:
+            w = np.concatenate(layer_w, axis=1)
+        elif i < depth - 1:
+            w = np.zeros((sum(a.shape[0] for a in layer_w), sum(a.shape[1] for a in layer_w)))
+            r = c = 0
+            for a in layer_w:
+                w[r : r + a.shape[0], c : c + a.shape[1]] = a
+                r, c = r + a.shape[0], c + a.shape[1]
+        else:
+            w = np.concatenate(layer_w, axis=0) / k
+        b = np.mean(layer_b, axis=0) if i == depth - 1 else np.concatenate(layer_b)
+        ws.append(w.astype(np.float32))
+        bs.append(b.astype(np.float32))
+    return ws, bs
+
+
+def fit_threshold(prob: np.ndarray, positive: np.ndarray) -> tuple[float, float]:
+    """The probability threshold (0.05..0.95) maximizing F1 of the positive class; ties go
+    to the higher threshold (fewer false alarms). Returns (threshold, F1)."""
+    best = (0.5, -1.0)
+    for t in np.round(np.arange(0.05, 0.951, 0.01), 2):
+        pred = prob >= t
+        tp = float((pred & positive).sum())
+        f1 = 2 * tp / max(float(pred.sum() + positive.sum()), 1.0)
+        if f1 >= best[1]:
+            best = (float(t), f1)
+    return best
 
 
 def expected_calibration_error(probs: np.ndarray, y: np.ndarray, bins: int = 10) -> float:
@@ -229,10 +294,63 @@ class TrainResult:
     card: dict[str, Any]
 
 
+Paths = str | Path | Sequence[str | Path]
+
+
+def _as_paths(paths: Paths | None) -> list[Path]:
+    if paths is None:
+        return []
+    if isinstance(paths, str | Path):
+        return [Path(paths)]
+    return [Path(p) for p in paths]
+
+
+def _load_rows(paths: list[Path]) -> tuple[list[dict[str, Any]], list[int]]:
+    """Rows of several files, and the row count of each file."""
+    rows, sizes = [], []
+    for path in paths:
+        part = load_jsonl(path)
+        rows.extend(part)
+        sizes.append(len(part))
+    return rows, sizes
+
+
+def _encode_files(
+    encoder: Encoder, rows: list[dict[str, Any]], sizes: list[int], cache_dir: Any
+) -> EncodedBatch:
+    """Encode each file's texts (cached per file), then stack them in row order."""
+    parts, start = [], 0
+    for n in sizes:
+        parts.append(
+            encode_cached(encoder, [str(r["text"]) for r in rows[start : start + n]], cache_dir)
+        )
+        start += n
+    if len(parts) == 1:
+        return parts[0]
+
+    def cat(name: str) -> np.ndarray:
+        return np.concatenate([getattr(p, name) for p in parts])
+
+    return EncodedBatch(
+        cat("embeddings"), cat("layer_means"), cat("max_pool"), cat("cls"), encoder.model_id
+    )
+
+
+def _row_weights(langs: Sequence[str], recipe: Recipe) -> np.ndarray | None:
+    """``language_weight``: every language but the largest gets its rows' weight scaled so
+    that it counts at least that share of the largest one (None: no weighting)."""
+    if not recipe.language_weight:
+        return None
+    counts = _counts(langs)
+    top = max(counts.values())
+    w = {k: max(1.0, recipe.language_weight * top / n) for k, n in counts.items()}
+    return np.array([w[g] for g in langs], dtype=np.float64)
+
+
 def train_head(
     task: str,
-    data_path: str | Path,
-    dev_path: str | Path | None = None,
+    data_path: Paths,
+    dev_path: Paths | None = None,
     *,
     out_dir: str | Path | None = None,
     encoder: Encoder | None = None,
@@ -244,56 +362,93 @@ def train_head(
     drop_dev_overlap: bool = True,
     version: str = "1",
     notes: str | None = None,
+    threshold_dev: str | Path | None = None,
 ) -> TrainResult:
     """Train and save the ``task`` head; returns the head and its metrics.
 
-    ``data_path``/``dev_path``/``extra_eval`` values are JSON-lines files of
-    ``{"text", "label"}``; ``extra_eval`` names more labelled sets to report in the card;
-    ``notes`` (markdown) goes into the model card."""
+    ``data_path``/``dev_path`` are one JSON-lines file of ``{"text", "label"}`` (an
+    optional ``"lang"`` gives per-language dev metrics and language weighting) or a list of
+    them, used together; ``extra_eval`` names more labelled sets to report in the card;
+    ``notes`` (markdown) goes into the model card. With ``recipe.threshold_label``, the
+    decision threshold of that label is the one maximizing its F1 on ``threshold_dev`` (a
+    labelled file with the mix expected in use), stored in the card."""
     recipe = recipe or RECIPES.get(task, Recipe())
     encoder = encoder or Encoder()
-    rows = load_jsonl(data_path)
+    data_paths, dev_paths = _as_paths(data_path), _as_paths(dev_path)
+    rows, sizes = _load_rows(data_paths)
     texts = [str(r["text"]) for r in rows]
     gold = [str(r["label"]) for r in rows]
+    langs = [str(r.get("lang") or "unknown") for r in rows]
     labels = list(labels or sorted(set(gold)))
-    dev = load_jsonl(dev_path) if dev_path else []
+    dev, dev_sizes = _load_rows(dev_paths)
     dev_texts = [str(r["text"]) for r in dev]
-    n_dropped = 0
+    keep = np.ones(len(rows), dtype=bool)
     if dev and drop_dev_overlap:
-        overlap = dev_overlap(texts, dev_texts)
-        n_dropped = int(overlap.sum())
-        texts = [t for t, o in zip(texts, overlap, strict=True) if not o]
-        gold = [g for g, o in zip(gold, overlap, strict=True) if not o]
+        keep = ~dev_overlap(texts, dev_texts)
+    n_dropped = int((~keep).sum())
+    texts = [t for t, k in zip(texts, keep, strict=True) if k]
+    gold = [g for g, k in zip(gold, keep, strict=True) if k]
+    langs = [g for g, k in zip(langs, keep, strict=True) if k]
     y = np.array([labels.index(g) for g in gold])
 
-    encoded = encode_cached(encoder, texts, cache_dir)
+    encoded = _subset_rows(_encode_files(encoder, rows, sizes, cache_dir), np.flatnonzero(keep))
     assert encoded.layer_means is not None
     inputs = _expand_inputs(recipe.inputs, encoded.layer_means.shape[1])
     x = build_features(inputs, encoded, texts)
-    mean, scale, ws, bs = fit_weights(x, y, len(labels), recipe, seed)
+    mean, scale, ws, bs = fit_weights(
+        x, y, len(labels), recipe, seed, sample_weight=_row_weights(langs, recipe)
+    )
     head = Head(task, labels, inputs, mean, scale, ws, bs)
 
-    def evaluate(path_texts: list[str], path_gold: list[str]) -> tuple[dict[str, Any], Any]:
-        enc = encode_cached(encoder, path_texts, cache_dir)
+    def evaluate(enc: EncodedBatch, path_texts: list[str], path_gold: list[str]) -> Any:
         logits = head.logits(head.features(enc, path_texts))
-        pred = [labels[i] for i in logits.argmax(axis=1)]
-        return classification_metrics(path_gold, pred, labels), logits
+        pred = head.decide(softmax(logits / head.temperature))
+        return classification_metrics(path_gold, pred, labels), logits, pred
 
     dev_metrics = None
     if dev:
         dev_gold = [str(r["label"]) for r in dev]
-        dev_metrics, dev_logits = evaluate(dev_texts, dev_gold)
+        dev_enc = _encode_files(encoder, dev, dev_sizes, cache_dir)
+        dev_logits = head.logits(head.features(dev_enc, dev_texts))
         y_dev = np.array([labels.index(g) for g in dev_gold])
         if recipe.calibrate:
             head.temperature = fit_temperature(dev_logits, y_dev)
+    threshold_rows = load_jsonl(threshold_dev) if threshold_dev else []
+    if recipe.threshold_label and threshold_rows:
+        ttexts = [str(r["text"]) for r in threshold_rows]
+        tlogits = head.logits(head.features(encode_cached(encoder, ttexts, cache_dir), ttexts))
+        tgold = [str(r["label"]) == recipe.threshold_label for r in threshold_rows]
+        k = labels.index(recipe.threshold_label)
+        value, f1 = fit_threshold(softmax(tlogits / head.temperature)[:, k], np.array(tgold))
+        head.card["threshold"] = {
+            "label": recipe.threshold_label,
+            "value": value,
+            "fitted_on": str(threshold_dev),
+            "f1_there": round(f1, 4),
+        }
+    if dev:
+        dev_metrics, _, dev_pred = evaluate(dev_enc, dev_texts, dev_gold)
         dev_metrics["ece"] = expected_calibration_error(
             softmax(dev_logits / head.temperature), y_dev
         )
+        dev_langs = [str(r.get("lang") or "") for r in dev]
+        if len(set(dev_langs) - {""}) > 1:
+            dev_metrics["by_lang"] = {
+                lang: _slim(
+                    classification_metrics(
+                        [g for g, d in zip(dev_gold, dev_langs, strict=True) if d == lang],
+                        [p for p, d in zip(dev_pred, dev_langs, strict=True) if d == lang],
+                        labels,
+                    )
+                )
+                for lang in sorted(set(dev_langs) - {""})
+            }
     extra_metrics = {}
     for name, path in (extra_eval or {}).items():
         erows = load_jsonl(path)
-        extra_metrics[name], _ = evaluate(
-            [str(r["text"]) for r in erows], [str(r["label"]) for r in erows]
+        etexts = [str(r["text"]) for r in erows]
+        extra_metrics[name], _, _ = evaluate(
+            encode_cached(encoder, etexts, cache_dir), etexts, [str(r["label"]) for r in erows]
         )
 
     card = {
@@ -303,20 +458,27 @@ def train_head(
         "seed": seed,
         "recipe": {k: v for k, v in recipe.__dict__.items()},
         "training_data": {
-            "path": str(data_path),
-            "sha256": _file_sha256(data_path),
+            "path": ", ".join(str(p) for p in data_paths),
+            "sha256": ", ".join(_file_sha256(p) or "" for p in data_paths),
             "n_used": len(texts),
             "n_dropped_dev_overlap": n_dropped,
             "class_counts": {lab: int((y == i).sum()) for i, lab in enumerate(labels)},
+            "languages": _counts(langs),
             "sources": _counts(r.get("source") for r in rows if "source" in r),
         },
-        "dev_data": {"path": str(dev_path), "sha256": _file_sha256(dev_path)} if dev_path else None,
+        "dev_data": {
+            "path": ", ".join(str(p) for p in dev_paths),
+            "sha256": ", ".join(_file_sha256(p) or "" for p in dev_paths),
+        }
+        if dev_paths
+        else None,
         "encoder": {
             "model_id": encoder.model_id,
             "name": encoder.info.name,
             "weights_sha256": encoder.weights_sha256,
             "backend": encoder.variant,
             "max_seq_length": encoder.max_seq_length,
+            "prefix": getattr(encoder.info, "prefix", ""),
         },
         "metrics": {"dev": _slim(dev_metrics), **{k: _slim(v) for k, v in extra_metrics.items()}},
     }
@@ -324,6 +486,22 @@ def train_head(
     head.save(out, card)
     (out / "MODEL_CARD.md").write_text(model_card_markdown(head.card, head.model_id))
     return TrainResult(head, out, dev_metrics, extra_metrics, head.card)
+
+
+def _subset_rows(encoded: EncodedBatch, rows: np.ndarray) -> EncodedBatch:
+    if len(rows) == len(encoded):
+        return encoded
+
+    def pick(a: np.ndarray | None) -> np.ndarray | None:
+        return None if a is None else a[rows]
+
+    return EncodedBatch(
+        encoded.embeddings[rows],
+        pick(encoded.layer_means),
+        pick(encoded.max_pool),
+        pick(encoded.cls),
+        encoded.model_id,
+    )
 
 
 def _counts(values: Any) -> dict[str, int]:
@@ -342,7 +520,7 @@ def _file_sha256(path: str | Path | None) -> str | None:
 def _slim(m: dict[str, Any] | None) -> dict[str, Any] | None:
     if m is None:
         return None
-    keep = ("n", "accuracy", "macro_recall", "macro_f1", "per_class", "confusion", "ece")
+    keep = ("n", "accuracy", "macro_recall", "macro_f1", "per_class", "confusion", "ece", "by_lang")
     return {k: _round(m[k]) for k in keep if k in m}
 
 
@@ -372,6 +550,12 @@ def model_card_markdown(card: dict[str, Any], model_id: str) -> str:
     ]
     if card.get("dev_data"):
         lines.append(f"- Dev data: `{card['dev_data']['path']}`")
+    if card.get("threshold"):
+        th = card["threshold"]
+        lines.append(
+            f"- Decision: `{th['label']}` when its probability is ≥ {th['value']:.2f} "
+            f"(the F1-best threshold on `{th['fitted_on']}`, F1 {th['f1_there']:.3f} there)"
+        )
     for name, m in card["metrics"].items():
         if not m:
             continue
@@ -390,6 +574,17 @@ def model_card_markdown(card: dict[str, Any], model_id: str) -> str:
                 f"| {lab} | {c['precision']:.3f} | {c['recall']:.3f} | {c['f1']:.3f} | "
                 f"{c['support']} |"
             )
+        if m.get("by_lang"):
+            lines += [
+                "",
+                "| language | n | accuracy | macro recall | macro F1 |",
+                "|---|---|---|---|---|",
+            ]
+            for lang, lm in m["by_lang"].items():
+                lines.append(
+                    f"| {lang} | {lm['n']} | {lm['accuracy']:.3f} | {lm['macro_recall']:.3f} | "
+                    f"{lm['macro_f1']:.3f} |"
+                )
     if card.get("notes"):
         lines += ["", "## Notes", "", str(card["notes"]).strip()]
     lines += ["", "Generated by `analysis.training.train_head`.", ""]

@@ -116,8 +116,8 @@ def analyze(
     progress: Progress | None = None,
 ) -> AnalyzeReport:
     """Embed and label every post that needs it; returns what ran and how fast."""
-    detect_languages(con, campaign)  # cheap (~30,000 posts/s), before the encoder's timing
     started = time.perf_counter()
+    detect_languages(con, campaign)  # cheap (~20,000-30,000 posts/s)
     encoder = make_encoder(settings, device)
     classifiers = {
         task: load_classifier(
@@ -125,9 +125,11 @@ def analyze(
             getattr(settings, f"{task}_model"),
             device=encoder.device,
             allow_download=settings.allow_model_download,
+            encoder_name=encoder.info.name,
         )
         for task in TASKS
     }
+    check_heads(encoder, classifiers)
     report = AnalyzeReport(
         device=encoder.device,
         backend=encoder.variant,
@@ -220,6 +222,20 @@ def _subset(encoded: EncodedBatch, rows: np.ndarray) -> EncodedBatch:
     )
 
 
+def check_heads(encoder: Encoder, classifiers: dict) -> None:
+    """A head reads one encoder's outputs: refuse, in one line, a head trained on another
+    encoder (its input width would not match, or worse, silently would)."""
+    for task, c in classifiers.items():
+        trained_on = getattr(getattr(c, "head", None), "card", {}).get("encoder", {})
+        name = trained_on.get("name")
+        if name and name != encoder.info.name:
+            raise ValueError(
+                f"the {task} head {c.model_id} was trained on the {name} encoder, not "
+                f"{encoder.info.name}: train one (`hypewatch train {task}`) or set "
+                f"HYPEWATCH_ENCODER_MODEL to match"
+            )
+
+
 def make_encoder(settings: Settings, device: str | None = None) -> Encoder:
     """The encoder the settings name (the one ``analyze`` uses)."""
     return Encoder(
@@ -247,19 +263,24 @@ def evaluate_task(
         raise ValueError(f"{data_path} does not exist")
     if baseline not in (None, "vader", "keywords"):
         raise ValueError(f"--baseline must be vader or keywords, not {baseline!r}")
+    spec = model or getattr(settings, f"{task}_model")
+    text_model = spec.startswith(("hf:", "zeroshot:"))
+    encoder = None if text_model else make_encoder(settings)
     classifier = load_classifier(
         task,
-        model or getattr(settings, f"{task}_model"),
+        spec,
         device=settings.device,
         allow_download=settings.allow_model_download,
+        encoder_name=encoder.info.name if encoder else None,
     )
+    if encoder is not None:
+        check_heads(encoder, {task: classifier})
     _, gold = texts_labels(data_path)
     unknown = sorted(set(gold) - set(TASKS[task].labels))
     if unknown:
         raise ValueError(
             f"{data_path}: labels {unknown} are not {task} labels {TASKS[task].labels}"
         )
-    encoder = make_encoder(settings) if classifier.uses_encoder else None
     model_id = classifier.model_id
     if encoder is not None:
         encoder._load()  # model loading and ONNX export stay out of the timing

@@ -301,8 +301,20 @@ TaskArgument = Annotated[str, typer.Argument(help="sentiment or copyright")]
 @friendly_errors
 def train(
     task: TaskArgument,
-    data: Annotated[Path, typer.Option("--data", help="JSON Lines of {text, label}")],
-    dev: Annotated[Path | None, typer.Option("--dev", help="Labelled set to report")] = None,
+    data: Annotated[
+        list[Path], typer.Option("--data", help="JSON Lines of {text, label[, lang]}; repeatable")
+    ],
+    dev: Annotated[
+        list[Path] | None, typer.Option("--dev", help="Labelled set to report; repeatable")
+    ] = None,
+    threshold_dev: Annotated[
+        Path | None,
+        typer.Option(
+            "--threshold-dev",
+            help="Labelled set with the mix expected in use: the copyright head's concern "
+            "threshold is fitted on it",
+        ),
+    ] = None,
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Head folder (default: analysis/models/TASK)")
     ] = None,
@@ -314,18 +326,19 @@ def train(
     from hypewatch.analyze import make_encoder
 
     get_task(task)
-    for path in (data, dev):
+    for path in [*data, *(dev or []), threshold_dev]:
         if path is not None and not path.is_file():
             raise ValueError(f"{path} does not exist")
     settings = get_settings()
     result = train_head(
         task,
         data,
-        dev,
+        dev or None,
         out_dir=out_dir or MODELS_DIR / task,
         encoder=make_encoder(settings),
         seed=seed,
-        cache_dir=settings.cache_dir / "features",
+        cache_dir=settings.cache_dir,
+        threshold_dev=threshold_dev,
     )
     out.print(f"{task} head written to {result.out_dir} ({result.head.model_id})")
     if result.dev_metrics:
@@ -474,6 +487,7 @@ def _print_status(path: Path) -> None:
 
 from hypewatch.cli_collect import collect_command, reparse_command  # noqa: E402
 from hypewatch.cli_dashboard import dashboard_command  # noqa: E402
+from hypewatch.cli_eval_demo import eval_demo_command  # noqa: E402
 from hypewatch.cli_report import report_command  # noqa: E402
 from hypewatch.cli_schedule import schedule_command  # noqa: E402
 from hypewatch.cli_topics import topics_command, trends_command  # noqa: E402
@@ -484,6 +498,7 @@ app.command("dashboard")(dashboard_command)
 app.command("topics")(topics_command)
 app.command("trends")(trends_command)
 app.command("report")(report_command)
+app.command("eval-demo")(eval_demo_command)
 app.command("schedule")(schedule_command)
 
 

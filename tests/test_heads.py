@@ -218,3 +218,92 @@ def test_train_mlp_head(tmp_path: Path) -> None:
     assert len(head.weights) == 2 and head.weights[0].shape == (16, 8)
     assert res.dev_metrics is None
     assert res.extra_metrics["train"]["macro_recall"] > 0.6
+
+
+def test_merged_mlps_give_the_mean_of_their_logits() -> None:
+    from analysis.training import merge_mlps
+
+    rng = np.random.default_rng(0)
+    nets = [
+        (
+            [rng.normal(size=(6, 4)), rng.normal(size=(4, 5)), rng.normal(size=(5, 3))],
+            [rng.normal(size=4), rng.normal(size=5), rng.normal(size=3)],
+        )
+        for _ in range(3)
+    ]
+    x = rng.normal(size=(7, 6)).astype(np.float32)
+    zero, one = np.zeros(6, np.float32), np.ones(6, np.float32)
+
+    def logits(ws: list, bs: list) -> np.ndarray:
+        return Head("t", ["a", "b", "c"], ["embedding"], zero, one, ws, bs).logits(x)
+
+    ws, bs = merge_mlps(nets)
+    assert ws[0].shape == (6, 12) and ws[1].shape == (12, 15) and ws[2].shape == (15, 3)
+    expect = np.mean([logits(w, b) for w, b in nets], axis=0)
+    np.testing.assert_allclose(logits(ws, bs), expect, rtol=1e-4, atol=1e-4)
+
+
+def test_a_threshold_in_the_card_decides_the_binary_label() -> None:
+    head = Head(
+        "copyright", ["concern", "none"], ["embedding"], np.zeros(2, np.float32),
+        np.ones(2, np.float32), [np.eye(2, dtype=np.float32)], [np.zeros(2, np.float32)],
+    )  # fmt: skip
+    probs = np.array([[0.6, 0.4], [0.8, 0.2], [0.3, 0.7]])
+    assert head.decide(probs) == ["concern", "concern", "none"]
+    head.card["threshold"] = {"label": "concern", "value": 0.7}
+    assert head.decide(probs) == ["none", "concern", "none"]
+
+
+def test_fit_threshold_maximizes_f1() -> None:
+    from analysis.training import fit_threshold
+
+    prob = np.array([0.95, 0.9, 0.85, 0.6, 0.55, 0.3, 0.2, 0.1])
+    positive = np.array([True, True, True, False, False, True, False, False])
+    t, f1 = fit_threshold(prob, positive)
+    assert 0.6 < t <= 0.85 and f1 == pytest.approx(2 * 3 / (3 + 4))
+
+
+@pytest.mark.slow
+def test_train_head_on_several_files_with_languages_and_a_threshold(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    from analysis.training import Recipe, _row_weights, train_head
+
+    def binary(rows: list[dict]) -> list[dict]:
+        """A binary task: "positive" vs the rest."""
+        return [{**r, "label": "positive" if r["label"] == "positive" else "other"} for r in rows]
+
+    en = write_jsonl(tmp_path / "en.jsonl", binary(toy_rows(200)))
+    fr = write_jsonl(tmp_path / "fr.jsonl", [{**r, "lang": "fr"} for r in binary(toy_rows(40, 2))])
+    dev = write_jsonl(
+        tmp_path / "dev.jsonl",
+        [{**r, "lang": "en"} for r in binary(toy_rows(30, seed=3))]
+        + [{**r, "lang": "fr"} for r in binary(toy_rows(30, seed=4))],
+    )
+    mix = write_jsonl(tmp_path / "mix.jsonl", binary(toy_rows(80, seed=5)))
+    recipe = Recipe(inputs=["embedding"], hidden=(8,), epochs=20, lr=1e-2, batch_size=32,
+                    language_weight=0.5, threshold_label="positive", ensemble=2)  # fmt: skip
+    res = train_head(
+        "sentiment",
+        [en, fr],
+        dev,
+        out_dir=tmp_path / "m",
+        encoder=FakeEncoder(),
+        recipe=recipe,
+        cache_dir=tmp_path / "cache",
+        threshold_dev=mix,
+        labels=["other", "positive"],
+    )
+    card = res.card
+    langs = card["training_data"]["languages"]  # (less the rows that duplicate dev rows)
+    assert (
+        set(langs) == {"fr", "unknown"} and sum(langs.values()) == card["training_data"]["n_used"]
+    )
+    assert 0.05 <= card["threshold"]["value"] <= 0.95 and card["threshold"]["label"] == "positive"
+    assert res.dev_metrics is not None and set(res.dev_metrics["by_lang"]) == {"en", "fr"}
+    head = Head.load(tmp_path / "m")
+    assert head.threshold == ("positive", card["threshold"]["value"])
+    assert head.weights[0].shape == (16, 16)  # two merged MLPs of 8
+    assert "≥" in (tmp_path / "m" / "MODEL_CARD.md").read_text()
+    # the 40 fr rows weigh half as much as the 200 others together
+    w = _row_weights(["unknown"] * 200 + ["fr"] * 40, recipe)
+    assert w[-1] * 40 == pytest.approx(0.5 * 200) and w[0] == 1.0
