@@ -18,13 +18,13 @@ def _commands() -> dict[str, object]:
 
 
 def test_every_cli_command_is_in_the_readme_table_and_nothing_else() -> None:
-    documented = set(re.findall(r"^\| `hypewatch ([a-z]+)", README, flags=re.MULTILINE))
+    documented = set(re.findall(r"^\| `hypewatch ([a-z-]+)", README, flags=re.MULTILINE))
     assert documented == set(_commands())
 
 
 def test_every_option_the_readme_shows_exists() -> None:
     commands = _commands()
-    for line in re.findall(r"^\| `hypewatch ([a-z]+)([^`]*)`", README, flags=re.MULTILINE):
+    for line in re.findall(r"^\| `hypewatch ([a-z-]+)([^`]*)`", README, flags=re.MULTILINE):
         name, usage = line
         params = commands[name].params  # type: ignore[attr-defined]
         options = {o for p in params for o in [*p.opts, *getattr(p, "secondary_opts", [])]}
