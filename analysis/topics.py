@@ -66,6 +66,11 @@ class TopicSettings:
     or ``ctfidf`` (the top c-TF-IDF terms). Keywords are always c-TF-IDF."""
     assign_batch: int = 50_000
     """Posts read, scored and written per batch when assigning."""
+    center_languages: bool = True
+    """Subtract each language's offset (its posts' mean embedding minus all posts' mean)
+    before clustering and assigning, so that one story told in Japanese, French and English
+    is one topic, not one per language. Languages: the one each post is shown under
+    (``post_languages.lang_effective``); one with fewer than 20 fitted posts is left as is."""
     duckdb_memory: str = "1GB"
     """DuckDB's memory limit while fitting and assigning (its buffer cache would otherwise
     grow with the embeddings it scans); restored afterwards. Empty: leave it alone."""
@@ -406,19 +411,39 @@ def _central_rows(
     topic: int,
     centroid: np.ndarray,
     n: int = 3,
+    max_overlap: float = 0.5,
+    max_cosine: float = 0.95,
 ) -> list[int]:
-    """The ``n`` posts of a topic closest to its centroid, with distinct texts."""
+    """The ``n`` posts of a topic closest to its centroid that are not near-duplicates of
+    one already chosen: sharing more than ``max_overlap`` of their words (Jaccard, links
+    and mentions left out) or closer than ``max_cosine`` in embedding space. When a topic
+    holds too few such posts, its closest posts of another wording fill the list."""
     rows = np.flatnonzero(labels == topic)
     order = rows[np.argsort(-(embeddings[rows] @ centroid), kind="stable")]
-    chosen, seen = [], set()
-    for row in order:
-        key = " ".join(_WORD.findall(_URL.sub(" ", texts[row].lower())))
-        if key in seen:
+    chosen: list[int] = []
+    words: list[set[str]] = []
+    for row in order[:2000]:
+        w = set(analyze(texts[row])) or set(_WORD.findall(texts[row].lower()))
+        similar = any(
+            len(w & o) / max(len(w | o), 1) > max_overlap
+            or float(embeddings[row] @ embeddings[c]) > max_cosine
+            for o, c in zip(words, chosen, strict=True)
+        )
+        if similar:
             continue
-        seen.add(key)
         chosen.append(int(row))
+        words.append(w)
+        if len(chosen) == n:
+            return chosen
+    # a topic of near-copies: fill up with its closest posts of another wording
+    seen = {" ".join(sorted(w)) for w in words}
+    for row in order[:2000]:
         if len(chosen) == n:
             break
+        key = " ".join(sorted(set(_WORD.findall(_URL.sub(" ", texts[row].lower())))))
+        if int(row) not in chosen and key not in seen:
+            chosen.append(int(row))
+            seen.add(key)
     return chosen
 
 
@@ -515,11 +540,41 @@ def _embedding_matrix(table: pa.Table, column: str = "embedding") -> np.ndarray:
     return flat.reshape(len(values), -1).astype(np.float32, copy=False)
 
 
+MIN_LANGUAGE_POSTS = 20
+
+
+def language_offsets(
+    embeddings: np.ndarray, langs: list[str], min_posts: int = MIN_LANGUAGE_POSTS
+) -> dict[str, np.ndarray]:
+    """Each language's offset: the mean of its rows minus the mean of all rows (languages
+    with fewer than ``min_posts`` rows get none)."""
+    emb = np.asarray(embeddings, dtype=np.float32)
+    overall = emb.mean(axis=0)
+    codes = np.asarray(langs, dtype=object)
+    out = {}
+    for lang in sorted(set(langs)):
+        rows = codes == lang
+        if rows.sum() >= min_posts:
+            out[str(lang)] = (emb[rows].mean(axis=0) - overall).astype(np.float32)
+    return out
+
+
+def center_languages(
+    embeddings: np.ndarray, langs: list[str], offsets: dict[str, np.ndarray]
+) -> np.ndarray:
+    """Embeddings minus their language's offset, re-normalized."""
+    out = np.array(embeddings, dtype=np.float32, copy=True)
+    codes = np.asarray(langs, dtype=object)
+    for lang, offset in offsets.items():
+        out[codes == lang] -= offset
+    return _normalize(out)
+
+
 def load_sample(
     con: duckdb.DuckDBPyConnection, campaign: str | None, model_id: str, size: int
-) -> tuple[list[str], list[str], np.ndarray]:
+) -> tuple[list[str], list[str], np.ndarray, list[str]]:
     """The fitting sample: up to ``size`` posts chosen by ``md5(post_id)`` (the same posts
-    on every rerun), in ``post_id`` order -> (post_ids, texts, embeddings)."""
+    on every rerun), in ``post_id`` order -> (post_ids, texts, embeddings, languages)."""
     where, params = _scope(campaign)
     # Ids first (no embedding in the sort), then their rows: memory follows the sample.
     ids = query_arrow(
@@ -535,9 +590,11 @@ def load_sample(
     try:
         table = query_arrow(
             con,
-            "SELECT s.post_id, p.text, e.embedding FROM _sample_ids s "
+            "SELECT s.post_id, p.text, e.embedding, coalesce(l.lang_effective, 'und') AS lang "
+            "FROM _sample_ids s "
             "JOIN embeddings e ON e.post_id = s.post_id AND e.model_id = ? "
-            "JOIN posts p ON p.post_id = s.post_id ORDER BY s.post_id",
+            "JOIN posts p ON p.post_id = s.post_id "
+            "LEFT JOIN post_languages l ON l.post_id = s.post_id ORDER BY s.post_id",
             [model_id],
         )
     finally:
@@ -546,6 +603,7 @@ def load_sample(
         table["post_id"].to_pylist(),
         table["text"].to_pylist(),
         _embedding_matrix(table),
+        table["lang"].to_pylist(),
     )
 
 
@@ -580,13 +638,17 @@ def run_topics(
     settings: TopicSettings | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> TopicRunReport:
-    """``hypewatch topics``: fit a run when there is none (or ``refit``), then assign every
-    post of the campaign that has an embedding and no topic in that run yet."""
+    """``hypewatch topics``: fit a run when there is none, when ``refit``, or when most
+    posts now carry another encoder's embeddings than the run was fitted on; then assign
+    every post of the campaign that has an embedding and no topic in that run yet."""
     s = settings or TopicSettings()
     start = time.perf_counter()
     existing = current_run(con, campaign)
-    if existing is None or refit:
-        model_id = embedding_model(con, campaign)
+    latest = embedding_model(con, campaign)
+    # a new encoder (its embeddings now the majority) refits: centroids of another model's
+    # space cannot place its posts
+    if existing is None or refit or existing[1] != latest:
+        model_id = latest
         if model_id is None:
             raise ValueError("no stored embeddings for these posts: run `hypewatch analyze` first")
         run_id = fit_run(con, campaign, model_id, s)
@@ -623,10 +685,17 @@ def fit_run(
 ) -> int:
     """Fit on the sample and store a new run (topics + the sample's assignments)."""
     with memory_limit(con, s.duckdb_memory):
-        post_ids, texts, embeddings = load_sample(con, campaign, model_id, s.fit_sample)
+        post_ids, texts, embeddings, langs = load_sample(con, campaign, model_id, s.fit_sample)
     if len(post_ids) < 2 * max(s.cluster_size(len(post_ids)), 5):
         raise ValueError(f"only {len(post_ids)} posts with embeddings: too few to find topics")
+    offsets = language_offsets(embeddings, langs) if s.center_languages else {}
+    if offsets:
+        embeddings = center_languages(embeddings, langs, offsets)
     result = fit_topics(texts, embeddings, s)
+    # stored with the run: assigning later posts centres them the same way
+    result.extra["language_offsets"] = {
+        k: [round(float(x), 6) for x in v] for k, v in offsets.items()
+    }
     return store_run(con, campaign, model_id, s, post_ids, embeddings, result)
 
 
@@ -733,9 +802,17 @@ def assign_run(
         con, "SELECT campaign, embedding_model FROM topic_runs WHERE run_id = ?", [run_id]
     )
     topic_ids, centroids = load_centroids(con, run_id)
+    stored = json.loads(
+        fetch_one(con, "SELECT params FROM topic_runs WHERE run_id = ?", [run_id])[0]
+    )
+    offsets = {
+        k: np.asarray(v, dtype=np.float32) for k, v in stored.get("language_offsets", {}).items()
+    }
     where, params = _scope(campaign)
     sql = f"""
-        SELECT e.post_id, e.embedding FROM embeddings e JOIN posts p USING (post_id)
+        SELECT e.post_id, e.embedding, coalesce(l.lang_effective, 'und') AS lang
+        FROM embeddings e JOIN posts p USING (post_id)
+        LEFT JOIN post_languages l USING (post_id)
         WHERE e.model_id = ? AND {where}
           AND NOT EXISTS (
             SELECT 1 FROM post_topics t WHERE t.run_id = ? AND t.post_id = e.post_id
@@ -751,14 +828,14 @@ def assign_run(
                 if sum(b.num_rows for b in pending) < s.assign_batch:
                     continue
                 total += _assign_batch(
-                    con, run_id, pa.Table.from_batches(pending), topic_ids, centroids, s
+                    con, run_id, pa.Table.from_batches(pending), topic_ids, centroids, s, offsets
                 )
                 pending = []
                 if progress:
                     progress(total)
             if pending:
                 total += _assign_batch(
-                    con, run_id, pa.Table.from_batches(pending), topic_ids, centroids, s
+                    con, run_id, pa.Table.from_batches(pending), topic_ids, centroids, s, offsets
                 )
                 if progress:
                     progress(total)
@@ -774,8 +851,12 @@ def _assign_batch(
     topic_ids: np.ndarray,
     centroids: np.ndarray,
     s: TopicSettings,
+    offsets: dict[str, np.ndarray] | None = None,
 ) -> int:
-    topics, sims = assign(_embedding_matrix(batch), topic_ids, centroids, s.outlier_threshold)
+    emb = _embedding_matrix(batch)
+    if offsets:
+        emb = center_languages(emb, batch["lang"].to_pylist(), offsets)
+    topics, sims = assign(emb, topic_ids, centroids, s.outlier_threshold)
     table = pa.table(
         {
             "post_id": batch["post_id"],

