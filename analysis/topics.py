@@ -99,6 +99,8 @@ _SCRIPT = re.compile(
 _SEGMENT = re.compile(r"(#\w+)|[.,;:!?…()\[\]{}\"“”«»„/|\n。、！？「」『』・]+|\s[-–—]\s")
 _ELISION = re.compile(r"^(?:[ldjmnstc]|qu|all|dell|nell|sull|dall)['’]", re.IGNORECASE)
 _SOCIAL_STOP = {
+    "thing", "things", "stuff", "doing", "make", "makes", "made", "making", "gonna", "wanna",
+    "literally", "actually", "want", "need", "know", "think", "going", "look", "looks",
     "rt", "amp", "via", "https", "http", "www", "com", "lol", "lmao", "omg", "yeah", "yes",
     "just", "like", "really", "got", "get", "gets", "getting", "im", "ive", "dont", "doesnt",
     "didnt", "cant", "isnt", "thats", "its", "it's", "i'm", "don't", "can't", "que", "pra",
@@ -239,9 +241,11 @@ class StoredEmbeddingKeyBERT:
 
     Candidates are each topic's top c-TF-IDF terms. A term's vector is the normalized mean
     of the stored embeddings of the fitted posts that contain it; terms are ranked by cosine
-    similarity to the topic centroid (mean embedding of its posts), times their c-TF-IDF
-    weight relative to the topic's best term when ``blend`` (pure similarity favours rare
-    terms whose few posts happen to be central).
+    similarity to the topic centroid (mean embedding of its posts), times, when ``blend``,
+    how well the term covers the topic: the share of the topic's posts that contain it
+    times the log of how much more often they do than all posts (a term most of the topic
+    uses and the rest rarely does names it; pure similarity favours rare terms whose few
+    posts happen to be central, pure c-TF-IDF generic words of one storyline).
     """
 
     def __init__(
@@ -271,6 +275,15 @@ class StoredEmbeddingKeyBERT:
             for t, words in topics.items()
         }
         candidates = {t: list(ws) for t, ws in weights.items()}
+        labels = documents["Topic"].to_numpy()
+        if self.blend:  # the terms most of a topic's posts use are candidates too
+            every = CountVectorizer(analyzer=analyze, binary=True, min_df=3)
+            counts = every.fit_transform(documents["Document"])
+            terms = every.get_feature_names_out()
+            for t in candidates:
+                freq = np.asarray(counts[np.flatnonzero(labels == t)].sum(axis=0)).ravel()
+                top = [str(terms[i]) for i in np.argsort(-freq, kind="stable")[:20] if freq[i]]
+                candidates[t] += [w for w in top if w not in weights[t]]
         vocab = sorted({w for words in candidates.values() for w in words})
         if not vocab:
             return {t: words[: self.top_n_words] for t, words in topics.items()}
@@ -281,17 +294,21 @@ class StoredEmbeddingKeyBERT:
         )
         word_vectors = _normalize(np.asarray(incidence.T @ emb))
         column = {w: i for i, w in enumerate(vocab)}
-        labels = documents["Topic"].to_numpy()
+        overall = np.asarray(incidence.mean(axis=0)).ravel()
         updated = {}
         for topic, words in candidates.items():
             if not words:
                 updated[topic] = topics[topic][: self.top_n_words]
                 continue
-            centroid = _normalize(emb[labels == topic].mean(axis=0, keepdims=True))[0]
-            sims = word_vectors[[column[w] for w in words]] @ centroid
+            in_topic = labels == topic
+            centroid = _normalize(emb[in_topic].mean(axis=0, keepdims=True))[0]
+            cols = [column[w] for w in words]
+            sims = word_vectors[cols] @ centroid
             if self.blend:
-                tfidf = np.array([weights[topic][w] for w in words])
-                sims = sims * tfidf / tfidf.max()
+                coverage = np.asarray(incidence[np.flatnonzero(in_topic)][:, cols].mean(axis=0))
+                coverage = coverage.ravel()
+                lift = np.log(np.maximum(coverage / np.maximum(overall[cols], 1e-9), 1.0 + 1e-6))
+                sims = np.clip(sims, 0.0, None) * coverage * lift
             order = np.argsort(-sims, kind="stable")[: self.top_n_words]
             updated[topic] = [(words[i], float(sims[i])) for i in order]
         return updated
