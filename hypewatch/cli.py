@@ -316,12 +316,13 @@ def train(
         ),
     ] = None,
     out_dir: Annotated[
-        Path | None, typer.Option("--out", help="Head folder (default: analysis/models/TASK)")
+        Path | None,
+        typer.Option("--out", help="Head folder (default: the shipped head of the encoder)"),
     ] = None,
     seed: Annotated[int, typer.Option(help="Random seed")] = 0,
 ) -> None:
     """Train a task head on the shared encoder (reproduces the shipped heads, seeded)."""
-    from analysis.tasks import MODELS_DIR, get_task
+    from analysis.tasks import builtin_head_dir, get_task
     from analysis.training import train_head
     from hypewatch.analyze import make_encoder
 
@@ -330,12 +331,14 @@ def train(
         if path is not None and not path.is_file():
             raise ValueError(f"{path} does not exist")
     settings = get_settings()
+    encoder = make_encoder(settings)
     result = train_head(
         task,
         data,
         dev or None,
-        out_dir=out_dir or MODELS_DIR / task,
-        encoder=make_encoder(settings),
+        # default: the shipped head of this encoder (analysis/models/[minilm/]TASK)
+        out_dir=out_dir or builtin_head_dir(task, encoder.info.name),
+        encoder=encoder,
         seed=seed,
         cache_dir=settings.cache_dir,
         threshold_dev=threshold_dev,
