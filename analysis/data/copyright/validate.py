@@ -15,7 +15,8 @@ dev_realmix.jsonl in this directory:
     and easy posts in each of those languages, posts from x, reddit, bluesky
     and mastodon;
   - train_offtopic.jsonl (extra negatives for training): every post `none`,
-    the same language minimums, and both hard and easy posts per language;
+    the same language minimums (but en 25-55%), and both hard and easy posts
+    per language;
   - dev_realmix.jsonl (calibration set with a realistic mix): 8-16% `concern`,
     the same language minimums, and both labels per language;
 * hard_test.jsonl defeats the naive keyword rule: concern-class F1 < 0.65
@@ -43,6 +44,10 @@ LANGS = {"en", "fr", "es", "de", "ja", "pt", "it", "ko", "nl"}
 REQUIRED_LANGS = ("en", "fr", "es", "de", "ja", "pt", "it")
 MIN_LANG_SHARE = 0.05
 EN_SHARE = (0.38, 0.55)
+# Per-file exceptions to EN_SHARE. train_offtopic.jsonl also holds 240 mostly
+# non-English posts that only enjoy or share style images (added because such
+# posts outside English were misread as `concern`), so its English share is lower.
+EN_SHARE_BY_FILE = {"train_offtopic.jsonl": (0.25, 0.55)}
 
 # file -> (min lines, max lines, concern share range, min hard share)
 SPEC = {
@@ -137,8 +142,9 @@ def check_file(name, rows, problems):
         if langs[lang] / n < MIN_LANG_SHARE:
             problems.append(f"{name}: lang {lang} share {langs[lang] / n:.3f} < {MIN_LANG_SHARE}")
     en = langs["en"] / n
-    if not EN_SHARE[0] <= en <= EN_SHARE[1]:
-        problems.append(f"{name}: en share {en:.3f} outside {EN_SHARE}")
+    en_lo, en_hi = EN_SHARE_BY_FILE.get(name, EN_SHARE)
+    if not en_lo <= en <= en_hi:
+        problems.append(f"{name}: en share {en:.3f} outside {(en_lo, en_hi)}")
     for lang in REQUIRED_LANGS:
         labels = {r["label"] for r in rows if r["lang"] == lang}
         if rules["both_labels"] and not LABELS <= labels:
