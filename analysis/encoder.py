@@ -181,7 +181,11 @@ def describe_model(path: Path) -> ResolvedModel:
         meta = json.loads(marker.read_text())
         name, prefix = meta["name"], meta.get("prefix", "")
         max_len = min(int(meta.get("max_seq_length", max_len)), positions)
-        extra = {"tokenizer": "e5", "source": meta.get("source")}
+        extra = {
+            "tokenizer": "e5",
+            "source": meta.get("source"),
+            "int8_keep_fp32": meta.get("int8_keep_fp32", []),
+        }
     elif path == _safe_minilm_path():
         name = "all-MiniLM-L6-v2"
     elif cfg.get("_name_or_path"):
@@ -279,7 +283,8 @@ class Encoder:
     def variant(self) -> str:
         """Backend and numeric precision, e.g. ``onnx-int8.v1`` or ``torch-fp32``."""
         if self.backend == "onnx-int8":
-            return f"onnx-int8.v{EXPORT_VERSION}"
+            mixed = "-ffn32" if self.info.extra.get("int8_keep_fp32") else ""
+            return f"onnx-int8.v{EXPORT_VERSION}{mixed}"
         if self.backend == "onnx":
             return f"onnx-fp32.v{EXPORT_VERSION}"
         short = "st" if self.backend == "sentence-transformers" else self.backend
@@ -492,7 +497,26 @@ class _TorchBackend:
 
 def onnx_cache_path(enc: Encoder, quantize: bool) -> Path:
     tag = f"{enc.info.name}-{enc.weights_sha256[:16]}-v{EXPORT_VERSION}"
-    return enc.cache_dir / "onnx" / tag / ("model-int8.onnx" if quantize else "model.onnx")
+    name = "model.onnx"
+    if quantize:
+        name = (
+            "model-int8-ffn32.onnx" if enc.info.extra.get("int8_keep_fp32") else "model-int8.onnx"
+        )
+    return enc.cache_dir / "onnx" / tag / name
+
+
+def _fp32_nodes(path: Path, patterns: list[str]) -> list[str]:
+    """MatMul nodes of the exported graph whose names match one of the regex ``patterns``."""
+    import re
+
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    return [
+        n.name
+        for n in model.graph.node
+        if n.op_type == "MatMul" and any(re.search(p, n.name) for p in patterns)
+    ]
 
 
 def export_onnx(enc: Encoder, quantize: bool) -> Path:
@@ -510,10 +534,12 @@ def export_onnx(enc: Encoder, quantize: bool) -> Path:
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
         tmp = target.with_suffix(f".tmp{os.getpid()}.onnx")
+        keep = enc.info.extra.get("int8_keep_fp32") or []
         quantize_dynamic(
             str(fp32),
             str(tmp),
             weight_type=QuantType.QInt8,
+            nodes_to_exclude=_fp32_nodes(fp32, keep) if keep else None,
             per_channel=True,  # per-tensor scales cost ~4 points of cosine to fp32
             # fused com.microsoft ops defeat ONNX shape inference; their outputs are fp32
             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},

@@ -192,7 +192,8 @@ class Head:
     @property
     def model_id(self) -> str:
         sha = self.card.get("_sha256", "unsaved")[:12]
-        return f"{self.task}-head/v{self.version}@{sha}"
+        rule = f"/t{self.threshold[1]:.2f}" if self.threshold else ""  # the decision is part
+        return f"{self.task}-head/v{self.version}@{sha}{rule}"
 
     @property
     def encoder_sha256(self) -> str | None:

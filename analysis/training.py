@@ -258,17 +258,23 @@ def merge_mlps(
     return ws, bs
 
 
-def fit_threshold(prob: np.ndarray, positive: np.ndarray) -> tuple[float, float]:
-    """The probability threshold (0.05..0.95) maximizing F1 of the positive class; ties go
-    to the higher threshold (fewer false alarms). Returns (threshold, F1)."""
-    best = (0.5, -1.0)
-    for t in np.round(np.arange(0.05, 0.951, 0.01), 2):
+def fit_threshold(
+    prob: np.ndarray, positive: np.ndarray, smooth: float = 0.05
+) -> tuple[float, float]:
+    """The probability threshold (0.05..0.95) maximizing F1 of the positive class, on the
+    F1 curve averaged over +-``smooth`` (a small calibration set has lone peaks); ties go
+    to the higher threshold (fewer false alarms). Returns (threshold, F1 there)."""
+    grid = np.round(np.arange(0.05, 0.951, 0.01), 2)
+
+    def f1_at(t: float) -> float:
         pred = prob >= t
-        tp = float((pred & positive).sum())
-        f1 = 2 * tp / max(float(pred.sum() + positive.sum()), 1.0)
-        if f1 >= best[1]:
-            best = (float(t), f1)
-    return best
+        return 2 * float((pred & positive).sum()) / max(float(pred.sum() + positive.sum()), 1.0)
+
+    f1 = np.array([f1_at(t) for t in grid])
+    w = round(smooth / 0.01)
+    smoothed = np.array([f1[max(0, i - w) : i + w + 1].mean() for i in range(len(f1))])
+    best = len(grid) - 1 - int(np.argmax(smoothed[::-1]))
+    return float(grid[best]), float(f1[best])
 
 
 def expected_calibration_error(probs: np.ndarray, y: np.ndarray, bins: int = 10) -> float:

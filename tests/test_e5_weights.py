@@ -134,7 +134,7 @@ def test_token_ids_match_the_engine(checkpoint: Path) -> None:
     # the fast tokenizer fuses a run of unknown characters into one <unk>; the engine
     # emits one per character. Nothing else may differ.
     unk = packed().special["unk"]
-    for text, a, b in mismatches:
+    for text, a, _b in mismatches:
         assert unk in a, f"token ids differ on {text!r}"
     assert same >= len(texts) - 2, f"{len(mismatches)} of {len(texts)} differ"
     # and the engine itself agrees on the counts
@@ -155,6 +155,15 @@ def test_embeddings_match_the_engine(checkpoint: Path, backend: str) -> None:
     floor = 0.999 if backend == "torch" else 0.97
     assert cos.min() >= floor, f"{backend}: min cosine {cos.min():.4f}"
     assert np.median(cos) >= (0.9999 if backend == "torch" else 0.99)
+    if backend == "onnx-int8":  # each layer's FFN output projection stays fp32
+        import onnx
+
+        from analysis.encoder import onnx_cache_path
+
+        graph = onnx.load(str(onnx_cache_path(enc, quantize=True))).graph
+        fp32 = [n.name for n in graph.node if n.op_type == "MatMul"]
+        assert len(fp32) == 12 and all("/attention/" not in n for n in fp32)
+        assert enc.model_id.split("/")[1] == "onnx-int8.v1-ffn32"
 
 
 @pytest.mark.slow

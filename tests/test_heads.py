@@ -259,8 +259,14 @@ def test_fit_threshold_maximizes_f1() -> None:
 
     prob = np.array([0.95, 0.9, 0.85, 0.6, 0.55, 0.3, 0.2, 0.1])
     positive = np.array([True, True, True, False, False, True, False, False])
-    t, f1 = fit_threshold(prob, positive)
+    t, f1 = fit_threshold(prob, positive, smooth=0.0)
     assert 0.6 < t <= 0.85 and f1 == pytest.approx(2 * 3 / (3 + 4))
+    # smoothing prefers a broad plateau to a lone peak
+    rng = np.random.default_rng(0)
+    pos = rng.random(400) < 0.2
+    p = np.clip(np.where(pos, 0.7, 0.3) + rng.normal(0, 0.15, 400), 0, 1)
+    t2, _ = fit_threshold(p, pos)
+    assert 0.35 <= t2 <= 0.65
 
 
 @pytest.mark.slow
