@@ -560,7 +560,8 @@ def model_card_markdown(card: dict[str, Any], model_id: str) -> str:
         th = card["threshold"]
         lines.append(
             f"- Decision: `{th['label']}` when its probability is ≥ {th['value']:.2f} "
-            f"(the F1-best threshold on `{th['fitted_on']}`, F1 {th['f1_there']:.3f} there)"
+            f"(the best of the F1 curve averaged over ±0.05 on `{th['fitted_on']}`, "
+            f"F1 {th['f1_there']:.3f} there)"
         )
     for name, m in card["metrics"].items():
         if not m:
