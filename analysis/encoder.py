@@ -465,10 +465,12 @@ def _pooling_module(bert: Any) -> Any:
 
 def _load_hf_encoder(path: Path, attn: str | None = None) -> Any:
     from transformers import AutoModel
+    from transformers.utils import logging as hf_logging
 
     kwargs: dict[str, Any] = {"local_files_only": True}
     if attn:
         kwargs["attn_implementation"] = attn
+    hf_logging.disable_progress_bar()  # a local load needs no progress bar on stderr
     return AutoModel.from_pretrained(str(path), **kwargs).eval()
 
 
@@ -530,20 +532,28 @@ def export_onnx(enc: Encoder, quantize: bool) -> Path:
     if not fp32.exists():
         _export_fp32(enc, fp32)
     if quantize:
+        import logging
+
         import onnx
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
         tmp = target.with_suffix(f".tmp{os.getpid()}.onnx")
         keep = enc.info.extra.get("int8_keep_fp32") or []
-        quantize_dynamic(
-            str(fp32),
-            str(tmp),
-            weight_type=QuantType.QInt8,
-            nodes_to_exclude=_fp32_nodes(fp32, keep) if keep else None,
-            per_channel=True,  # per-tensor scales cost ~4 points of cosine to fp32
-            # fused com.microsoft ops defeat ONNX shape inference; their outputs are fp32
-            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
-        )
+        root = logging.getLogger()  # quantization logs pre-processing advice there
+        level = root.level
+        root.setLevel(logging.ERROR)
+        try:
+            quantize_dynamic(
+                str(fp32),
+                str(tmp),
+                weight_type=QuantType.QInt8,
+                nodes_to_exclude=_fp32_nodes(fp32, keep) if keep else None,
+                per_channel=True,  # per-tensor scales cost ~4 points of cosine to fp32
+                # fused com.microsoft ops defeat ONNX shape inference; their outputs are fp32
+                extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+            )
+        finally:
+            root.setLevel(level)
         os.replace(tmp, target)
     return target
 
