@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from datetime import UTC, datetime, timedelta
 
 import duckdb
@@ -305,6 +306,63 @@ def test_run_topics_end_to_end_with_refit_and_sampling() -> None:
         [report.run_id, refit.run_id],
     ).fetchall()[0][0]
     assert same == len(texts)  # stable topic ids across reruns on the same data
+
+
+@pytest.mark.slow
+def test_a_new_encoder_refits_topics_and_languages_are_centred() -> None:
+    texts, emb, truth = corpus(60)
+    con = warehouse(texts, emb, truth)
+    first = run_topics(con, "c", settings=FAST)
+    # every post embedded again by another encoder: the next run refits in its space
+    con.execute(
+        "INSERT INTO embeddings SELECT post_id, 'other-encoder@test', embedding, now() "
+        "FROM embeddings WHERE model_id = ?",
+        [MODEL],
+    )
+    second = run_topics(con, "c", settings=FAST)
+    assert second.refit and second.run_id != first.run_id
+    assert current_run(con, "c") == (second.run_id, "other-encoder@test")
+    params = json.loads(
+        con.execute("SELECT params FROM topic_runs WHERE run_id = ?", [second.run_id]).fetchone()[0]
+    )
+    assert params["center_languages"] is True and "language_offsets" in params
+
+
+def test_language_offsets_remove_a_language_shift() -> None:
+    from analysis.topics import center_languages, language_offsets
+
+    rng = np.random.default_rng(0)
+    topic = rng.standard_normal((2, DIM))
+    shift = 3 * rng.standard_normal(DIM)  # what the language adds to every post
+    rows, langs, labels = [], [], []
+    for t in range(2):
+        for lang in ("en", "ja"):
+            for _ in range(30):
+                rows.append(
+                    topic[t] + (shift if lang == "ja" else 0) + 0.3 * rng.standard_normal(DIM)
+                )
+                langs.append(lang)
+                labels.append(t)
+    emb = np.asarray(rows, dtype=np.float32)
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    offsets = language_offsets(emb, langs)
+    assert set(offsets) == {"en", "ja"}
+    centred = center_languages(emb, langs, offsets)
+    labels_arr, langs_arr = np.array(labels), np.array(langs)
+
+    def cos(x: np.ndarray, a: tuple[int, str], b: tuple[int, str]) -> float:
+        u = x[(labels_arr == a[0]) & (langs_arr == a[1])].mean(axis=0)
+        v = x[(labels_arr == b[0]) & (langs_arr == b[1])].mean(axis=0)
+        return float(u @ v / np.linalg.norm(u) / np.linalg.norm(v))
+
+    # before: a Japanese post is closer to Japanese posts of another story than to the
+    # same story in English; after centring, the other way round
+    for x, story_wins in ((emb, False), (centred, True)):
+        same_story = cos(x, (0, "en"), (0, "ja"))
+        same_language = cos(x, (0, "ja"), (1, "ja"))
+        assert (same_story > same_language) is story_wins
+    # a language with too few posts is left as it is
+    assert "ko" not in language_offsets(emb[:25], ["ko"] * 5 + ["en"] * 20)
 
 
 def test_topics_command_updates_the_current_run(tmp_path) -> None:
