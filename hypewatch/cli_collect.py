@@ -7,33 +7,14 @@ Registered in :mod:`hypewatch.cli` with ``app.command("collect")(collect_command
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 
-F = TypeVar("F", bound=Callable[..., Any])
+from hypewatch.cli_common import DbOption, friendly
 
 SOURCES_HELP = "x|bluesky|mastodon|reddit|hn; repeat for several (default: all)"
-DbOption = Annotated[
-    Path | None,
-    typer.Option("--db", help="Warehouse file (default: $HYPEWATCH_DB or data/hypewatch.duckdb)"),
-]
-
-
-def _friendly(func: F) -> F:
-    """``hypewatch.cli.friendly_errors``, looked up when the command runs."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from hypewatch.cli import friendly_errors
-
-        return friendly_errors(func)(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
 
 
 def parse_when(value: str | None, option: str) -> datetime | None:
@@ -49,7 +30,7 @@ def parse_when(value: str | None, option: str) -> datetime | None:
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
-@_friendly
+@friendly
 def collect_command(
     campaign: Annotated[str, typer.Option("--campaign", help="Campaign name or .toml path")],
     source: Annotated[list[str] | None, typer.Option("--source", "-s", help=SOURCES_HELP)] = None,
@@ -139,7 +120,7 @@ def _print_reports(out: Any, reports: list, dry_run: bool) -> None:
             out.print(f"{r.source}: note: {note}", highlight=False, markup=False)
 
 
-@_friendly
+@friendly
 def reparse_command(
     format: Annotated[
         list[str] | None,

@@ -7,27 +7,12 @@ what the simulator generated, then the topic run's agreement with the storylines
 
 from __future__ import annotations
 
-import functools
 import sys
-from collections.abc import Callable
-from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _friendly(func: F) -> F:
-    """``hypewatch.cli.friendly_errors``, looked up when the command runs."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from hypewatch.cli import friendly_errors
-
-        return friendly_errors(func)(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
+from hypewatch.cli_common import DbOption, friendly
 
 
 def _pct(v: float | None) -> str:
@@ -38,14 +23,9 @@ def _num(v: float | None) -> str:
     return "" if v is None else f"{v:.2f}"
 
 
-@_friendly
+@friendly
 def eval_demo_command(
-    db: Annotated[
-        Path | None,
-        typer.Option(
-            "--db", help="Warehouse file (default: $HYPEWATCH_DB or data/hypewatch.duckdb)"
-        ),
-    ] = None,
+    db: DbOption = None,
     campaign: Annotated[
         str | None, typer.Option("--campaign", help="Campaign (default: the only one)")
     ] = None,

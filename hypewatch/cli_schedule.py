@@ -7,31 +7,16 @@ Nothing heavy is imported at module level (cli imports this module).
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import signal
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import typer
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _friendly(func: F) -> F:
-    """``hypewatch.cli.friendly_errors``, looked up when the command runs."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from hypewatch.cli import friendly_errors
-
-        return friendly_errors(func)(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
-
+from hypewatch.cli_common import friendly
 
 LOGGERS = ("hypewatch", "analysis", "warehouse", "ingest", "dashboard", "apscheduler")
 """Loggers whose INFO lines the scheduler shows (httpx's are not: they name URLs)."""
@@ -58,7 +43,7 @@ def setup_logging(log_file: Path | None) -> None:
         logger.setLevel(logging.INFO)
 
 
-@_friendly
+@friendly
 def schedule_command(
     config: Annotated[
         Path | None,

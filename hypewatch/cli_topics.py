@@ -7,35 +7,18 @@ imports this module; BERTopic, UMAP and HDBSCAN load only when ``topics`` runs).
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 
-F = TypeVar("F", bound=Callable[..., Any])
+from hypewatch.cli_common import DbOption, friendly
 
-DbOption = Annotated[
-    Path | None,
-    typer.Option("--db", help="Warehouse file (default: $HYPEWATCH_DB or data/hypewatch.duckdb)"),
-]
 CampaignOption = Annotated[
     str | None,
     typer.Option("--campaign", help="Campaign name or .toml path (default: all posts)"),
 ]
-
-
-def _friendly(func: F) -> F:
-    """``hypewatch.cli.friendly_errors``, looked up when the command runs."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from hypewatch.cli import friendly_errors
-
-        return friendly_errors(func)(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _campaign_name(campaign: str | None) -> str | None:
@@ -60,7 +43,7 @@ def _table(title: str, columns: list[str], rows: list[tuple]) -> None:
     out.print(table)
 
 
-@_friendly
+@friendly
 def topics_command(
     campaign: CampaignOption = None,
     refit: Annotated[
@@ -88,7 +71,7 @@ def topics_command(
     _table(f"topics of run {report.run_id}", ["topic", "posts", "%", "name", "keywords"], rows)
 
 
-@_friendly
+@friendly
 def trends_command(
     campaign: CampaignOption = None,
     include_flagged: Annotated[
