@@ -452,13 +452,16 @@ def _central_rows(
         words.append(w)
         if len(chosen) == n:
             return chosen
+
     # a topic of near-copies: fill up with its closest posts of another wording
-    seen = {" ".join(sorted(w)) for w in words}
+    def wording(row: int) -> str:
+        return " ".join(sorted(set(_WORD.findall(_URL.sub(" ", texts[row].lower())))))
+
+    seen = {wording(c) for c in chosen}
     for row in order[:2000]:
         if len(chosen) == n:
             break
-        key = " ".join(sorted(set(_WORD.findall(_URL.sub(" ", texts[row].lower())))))
-        if int(row) not in chosen and key not in seen:
+        if int(row) not in chosen and (key := wording(row)) not in seen:
             chosen.append(int(row))
             seen.add(key)
     return chosen
