@@ -71,6 +71,22 @@ class EncodedBatch:
     def __len__(self) -> int:
         return int(self.embeddings.shape[0])
 
+    def subset(self, rows: np.ndarray) -> EncodedBatch:
+        """The outputs of some rows (sorted, distinct indices); ``self`` when all of them."""
+        if len(rows) == len(self):
+            return self
+
+        def pick(a: np.ndarray | None) -> np.ndarray | None:
+            return None if a is None else a[rows]
+
+        return EncodedBatch(
+            embeddings=self.embeddings[rows],
+            layer_means=pick(self.layer_means),
+            max_pool=pick(self.max_pool),
+            cls=pick(self.cls),
+            model_id=self.model_id,
+        )
+
     def view(self, name: str) -> np.ndarray:
         """Return a named feature view: ``embedding``, ``mean_l<i>`` (``mean_l-1`` is the
         last layer, unnormalized), ``mean_last<k>`` (average of the last k layer means),

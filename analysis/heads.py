@@ -199,6 +199,11 @@ class Head:
     def encoder_sha256(self) -> str | None:
         return self.card.get("encoder", {}).get("weights_sha256")
 
+    @property
+    def encoder_name(self) -> str | None:
+        """The name of the encoder whose outputs this head was trained on."""
+        return self.card.get("encoder", {}).get("name")
+
     # -- inference --------------------------------------------------------------------
     def features(self, encoded: HasViews | None, texts: Sequence[str] | None) -> np.ndarray:
         """Build this head's input matrix from an encoded batch and the raw texts."""

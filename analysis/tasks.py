@@ -18,6 +18,7 @@ run their own transformer on the text.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,11 +134,10 @@ def builtin_head_dir(task: str, encoder_name: str | None = None) -> Path:
         return default
     for folder in (default, *sorted(p / task for p in MODELS_DIR.iterdir() if p.is_dir())):
         card = folder / "card.json"
-        if card.is_file():
-            import json
-
-            if json.loads(card.read_text()).get("encoder", {}).get("name") == encoder_name:
-                return folder
+        if card.is_file() and json.loads(card.read_text()).get("encoder", {}).get("name") == (
+            encoder_name
+        ):
+            return folder
     return default
 
 
@@ -150,10 +150,11 @@ def load_classifier(
     encoder_name: str | None = None,
 ) -> HeadClassifier | TextClassifier:
     """The classifier for ``task`` named by ``spec`` (see the module docstring);
-    ``encoder_name`` picks the builtin head trained on that encoder."""
+    ``encoder_name`` picks the builtin head trained on that encoder, and refuses, in one
+    line, a head trained on another (its input width would not match, or worse, would)."""
     get_task(task)
     if spec in ("", "builtin"):
-        return HeadClassifier(task, builtin_head_dir(task, encoder_name))
+        return _matching(HeadClassifier(task, builtin_head_dir(task, encoder_name)), encoder_name)
     if spec.startswith("hf:"):
         from analysis.backends import HFClassifierBackend
 
@@ -177,4 +178,15 @@ def load_classifier(
             allow_download=allow_download,
         )
         return TextClassifier(task, backend, labels=t.labels)
-    return HeadClassifier(task, Path(spec))
+    return _matching(HeadClassifier(task, Path(spec)), encoder_name)
+
+
+def _matching(classifier: HeadClassifier, encoder_name: str | None) -> HeadClassifier:
+    trained_on = classifier.head.encoder_name
+    if encoder_name and trained_on and trained_on != encoder_name:
+        raise ValueError(
+            f"the {classifier.task} head {classifier.model_id} was trained on the {trained_on} "
+            f"encoder, not {encoder_name}: train one (`hypewatch train {classifier.task}`) or "
+            f"set HYPEWATCH_ENCODER_MODEL to match"
+        )
+    return classifier

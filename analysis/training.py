@@ -397,7 +397,7 @@ def train_head(
     langs = [g for g, k in zip(langs, keep, strict=True) if k]
     y = np.array([labels.index(g) for g in gold])
 
-    encoded = _subset_rows(_encode_files(encoder, rows, sizes, cache_dir), np.flatnonzero(keep))
+    encoded = _encode_files(encoder, rows, sizes, cache_dir).subset(np.flatnonzero(keep))
     assert encoded.layer_means is not None
     inputs = _expand_inputs(recipe.inputs, encoded.layer_means.shape[1])
     x = build_features(inputs, encoded, texts)
@@ -406,10 +406,13 @@ def train_head(
     )
     head = Head(task, labels, inputs, mean, scale, ws, bs)
 
-    def evaluate(enc: EncodedBatch, path_texts: list[str], path_gold: list[str]) -> Any:
-        logits = head.logits(head.features(enc, path_texts))
+    def file_logits(rows: list[dict[str, Any]]) -> np.ndarray:
+        texts = [str(r["text"]) for r in rows]
+        return head.logits(head.features(encode_cached(encoder, texts, cache_dir), texts))
+
+    def evaluate(logits: np.ndarray, gold: list[str]) -> tuple[dict[str, Any], list[str]]:
         pred = head.decide(softmax(logits / head.temperature))
-        return classification_metrics(path_gold, pred, labels), logits, pred
+        return classification_metrics(gold, pred, labels), pred
 
     dev_metrics = None
     if dev:
@@ -421,8 +424,7 @@ def train_head(
             head.temperature = fit_temperature(dev_logits, y_dev)
     threshold_rows = load_jsonl(threshold_dev) if threshold_dev else []
     if recipe.threshold_label and threshold_rows:
-        ttexts = [str(r["text"]) for r in threshold_rows]
-        tlogits = head.logits(head.features(encode_cached(encoder, ttexts, cache_dir), ttexts))
+        tlogits = file_logits(threshold_rows)
         tgold = [str(r["label"]) == recipe.threshold_label for r in threshold_rows]
         k = labels.index(recipe.threshold_label)
         value, f1 = fit_threshold(softmax(tlogits / head.temperature)[:, k], np.array(tgold))
@@ -433,7 +435,7 @@ def train_head(
             "f1_there": round(f1, 4),
         }
     if dev:
-        dev_metrics, _, dev_pred = evaluate(dev_enc, dev_texts, dev_gold)
+        dev_metrics, dev_pred = evaluate(dev_logits, dev_gold)
         dev_metrics["ece"] = expected_calibration_error(
             softmax(dev_logits / head.temperature), y_dev
         )
@@ -452,10 +454,7 @@ def train_head(
     extra_metrics = {}
     for name, path in (extra_eval or {}).items():
         erows = load_jsonl(path)
-        etexts = [str(r["text"]) for r in erows]
-        extra_metrics[name], _, _ = evaluate(
-            encode_cached(encoder, etexts, cache_dir), etexts, [str(r["label"]) for r in erows]
-        )
+        extra_metrics[name], _ = evaluate(file_logits(erows), [str(r["label"]) for r in erows])
 
     card = {
         "version": version,
@@ -492,22 +491,6 @@ def train_head(
     head.save(out, card)
     (out / "MODEL_CARD.md").write_text(model_card_markdown(head.card, head.model_id))
     return TrainResult(head, out, dev_metrics, extra_metrics, head.card)
-
-
-def _subset_rows(encoded: EncodedBatch, rows: np.ndarray) -> EncodedBatch:
-    if len(rows) == len(encoded):
-        return encoded
-
-    def pick(a: np.ndarray | None) -> np.ndarray | None:
-        return None if a is None else a[rows]
-
-    return EncodedBatch(
-        encoded.embeddings[rows],
-        pick(encoded.layer_means),
-        pick(encoded.max_pool),
-        pick(encoded.cls),
-        encoded.model_id,
-    )
 
 
 def _counts(values: Any) -> dict[str, int]:

@@ -129,7 +129,6 @@ def analyze(
         )
         for task in TASKS
     }
-    check_heads(encoder, classifiers)
     report = AnalyzeReport(
         device=encoder.device,
         backend=encoder.variant,
@@ -184,7 +183,7 @@ def _run(
             rows = np.flatnonzero(~todo.has_label[task][start : start + chunk])
             if not len(rows):
                 continue
-            sub = _subset(encoded, rows)
+            sub = encoded.subset(rows)
             labels, probs = classifier.classify(sub, [texts[r] for r in rows])
             label_tables.append(
                 labels_table(
@@ -203,37 +202,6 @@ def _run(
         report.posts += len(ids)
         if progress:
             progress(len(ids))
-
-
-def _subset(encoded: EncodedBatch, rows: np.ndarray) -> EncodedBatch:
-    """The encoder outputs of some rows of a batch."""
-    if len(rows) == len(encoded):
-        return encoded
-
-    def pick(a: np.ndarray | None) -> np.ndarray | None:
-        return None if a is None else a[rows]
-
-    return EncodedBatch(
-        embeddings=encoded.embeddings[rows],
-        layer_means=pick(encoded.layer_means),
-        max_pool=pick(encoded.max_pool),
-        cls=pick(encoded.cls),
-        model_id=encoded.model_id,
-    )
-
-
-def check_heads(encoder: Encoder, classifiers: dict) -> None:
-    """A head reads one encoder's outputs: refuse, in one line, a head trained on another
-    encoder (its input width would not match, or worse, silently would)."""
-    for task, c in classifiers.items():
-        trained_on = getattr(getattr(c, "head", None), "card", {}).get("encoder", {})
-        name = trained_on.get("name")
-        if name and name != encoder.info.name:
-            raise ValueError(
-                f"the {task} head {c.model_id} was trained on the {name} encoder, not "
-                f"{encoder.info.name}: train one (`hypewatch train {task}`) or set "
-                f"HYPEWATCH_ENCODER_MODEL to match"
-            )
 
 
 def make_encoder(settings: Settings, device: str | None = None) -> Encoder:
@@ -273,8 +241,6 @@ def evaluate_task(
         allow_download=settings.allow_model_download,
         encoder_name=encoder.info.name if encoder else None,
     )
-    if encoder is not None:
-        check_heads(encoder, {task: classifier})
     _, gold = texts_labels(data_path)
     unknown = sorted(set(gold) - set(TASKS[task].labels))
     if unknown:

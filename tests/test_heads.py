@@ -313,3 +313,16 @@ def test_train_head_on_several_files_with_languages_and_a_threshold(tmp_path: Pa
     # the 40 fr rows weigh half as much as the 200 others together
     w = _row_weights(["unknown"] * 200 + ["fr"] * 40, recipe)
     assert w[-1] * 40 == pytest.approx(0.5 * 200) and w[0] == 1.0
+
+
+def test_a_head_trained_on_another_encoder_is_refused() -> None:
+    from analysis.tasks import builtin_head_dir, load_classifier
+
+    head = load_classifier("sentiment", "builtin", encoder_name="multilingual-e5-small")
+    assert head.head.encoder_name == "multilingual-e5-small"
+    minilm = load_classifier("sentiment", "builtin", encoder_name="all-MiniLM-L6-v2")
+    assert builtin_head_dir("sentiment", "all-MiniLM-L6-v2").parent.name == "minilm"
+    assert minilm.head.encoder_name == "all-MiniLM-L6-v2"
+    folder = str(builtin_head_dir("copyright", "all-MiniLM-L6-v2"))
+    with pytest.raises(ValueError, match="trained on the all-MiniLM-L6-v2 encoder, not x"):
+        load_classifier("copyright", folder, encoder_name="x")
