@@ -9,7 +9,9 @@ to pass to :func:`~warehouse.writes.write_batch`.
 Workers are started with ``forkserver`` (``spawn`` where that is missing), never ``fork``:
 the parent holds DuckDB's threads, and a forked child of a multi-threaded process can
 deadlock. They ignore Ctrl-C: the parent stops handing out chunks, waits for the ones
-running (a second each at most) and shuts the workers down, so none is left behind.
+running (a second each at most) and shuts the workers down, so none is left behind. A
+parent killed outright (SIGKILL, the OOM killer) takes its workers and the fork server
+with it within moments (see :func:`_init_worker`).
 
 The pool pays only for big imports (starting workers costs about a second, and each chunk
 is serialised once more): :data:`POOL_MIN_POSTS` is where :func:`pool_pays` says yes.
@@ -17,11 +19,13 @@ is serialised once more): :data:`POOL_MIN_POSTS` is where :func:`pool_pays` says
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import multiprocessing
 import os
 import signal
 import sys
+import threading
 import types
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -43,6 +47,8 @@ POOL_MIN_POSTS = 20_000
 
 CHUNK_BYTES = 16_000_000
 """JSON bytes of payloads per chunk sent to a worker (one chunk = one written batch)."""
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,9 +127,61 @@ def parse_chunk(
     return prepare_batch(result, campaign=campaign, collected_at=collected_at)
 
 
-def _ignore_sigint() -> None:
-    """Worker initializer: Ctrl-C is the parent's to handle (see the module docstring)."""
+def _init_worker() -> None:
+    """Worker initializer: Ctrl-C is the parent's to handle (see the module docstring), and
+    the worker dies with the importer, even one killed with SIGKILL (the OOM killer).
+
+    With ``forkserver`` the worker's parent is the fork server, not the importer. The
+    server leaves when the pipe that the importer holds open reaches EOF, but every child
+    inherits a copy of that pipe's write end (for starting processes of its own, which a
+    worker never does), so the server and its workers kept each other alive once the
+    importer was gone. The worker closes its copy; then the importer's death ends the
+    server, and the kernel kills the worker when its parent ends (``PR_SET_PDEATHSIG``,
+    Linux). A watcher thread covers the rest (no prctl, or ``spawn``, where the parent is
+    a thread of the importer): it ends the worker once the importer's end of the startup
+    pipe closes. Checked by tests/test_interrupted_runs.py.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    importer = multiprocessing.parent_process()
+    if importer is None:  # not in a worker
+        return
+    from multiprocessing import forkserver
+
+    server = forkserver._forkserver
+    alive_fd = getattr(server, "_forkserver_alive_fd", None)  # set in the server's children
+    if alive_fd is not None:  # our parent is the server, alive as long as we hold alive_fd
+        parent = os.getppid()
+        _kill_me_when_parent_dies()
+        os.close(alive_fd)
+        server._forkserver_alive_fd = None
+    else:  # spawn: our parent is the importer
+        parent = importer.pid
+    if os.getppid() != parent or not importer.is_alive():  # it died before prctl took effect
+        os._exit(1)
+    threading.Thread(
+        target=_exit_when_gone, args=(importer,), name="hypewatch-parent-watch", daemon=True
+    ).start()
+
+
+def _kill_me_when_parent_dies() -> bool:
+    """Ask Linux to SIGKILL this process when its parent ends; False where unsupported.
+
+    The signal follows the parent *thread* that forked this process, so it is only asked
+    where that parent is the single-threaded fork server, never a thread of the importer.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _exit_when_gone(importer: multiprocessing.process.BaseProcess) -> None:
+    """Watcher thread in a worker: leave at once when the importer has ended."""
+    importer.join()  # returns when the importer's end of the startup pipe is closed
+    os._exit(1)
 
 
 def _context() -> multiprocessing.context.BaseContext:
@@ -169,7 +227,7 @@ class ParsePool:
         self.chunk_bytes = chunk_bytes
         with _without_main_module():
             self._executor = ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=_context(), initializer=_ignore_sigint
+                max_workers=self.workers, mp_context=_context(), initializer=_init_worker
             )
             for _ in range(self.workers):  # start them now: they get ready in the background
                 self._executor.submit(os.getpid)

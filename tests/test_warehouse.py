@@ -166,7 +166,7 @@ def test_run_counters_and_cursor_are_stored_with_the_batch(db: Path) -> None:
         run,
         "x-v2: tweet has no created_at",
     )
-    with pytest.raises(ValueError, match="ok, partial or failed"):
+    with pytest.raises(ValueError, match="ok, partial, failed or interrupted"):
         finish_run(con, run, "done")
 
 

@@ -129,10 +129,20 @@ def connect(path: Path | str) -> duckdb.DuckDBPyConnection:
     _configure(con)
     try:
         migrate(con, path)
+        _close_interrupted_runs(con)
     except Exception:
         con.close()
         raise
     return con
+
+
+def _close_interrupted_runs(con: duckdb.DuckDBPyConnection) -> None:
+    """Runs left ``running`` by a process that is gone become ``interrupted`` (see
+    :func:`warehouse.writes.mark_interrupted_runs`), so every writing command closes them."""
+    from warehouse.writes import mark_interrupted_runs
+
+    with suppress(duckdb.TransactionException):  # another connection of ours got there first
+        mark_interrupted_runs(con)
 
 
 def connect_readonly(

@@ -15,12 +15,15 @@ when it differs (md5) from every payload already stored for that post.
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from operator import attrgetter
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -430,6 +433,11 @@ def mark_write(con: duckdb.DuckDBPyConnection, stage: str, rows: int) -> None:
     )
 
 
+RUN_STATUSES = ("ok", "partial", "failed", "interrupted")
+"""How a collection run ends (``running`` while it is open); ``interrupted`` is set only by
+:func:`mark_interrupted_runs`, for a run whose process ended without closing it."""
+
+
 def start_run(
     con: duckdb.DuckDBPyConnection,
     source: str,
@@ -438,24 +446,118 @@ def start_run(
     query: str | None = None,
     cursor_before: str | None = None,
 ) -> int:
-    """Record the start of a collection or import run; returns its ``run_id``."""
+    """Record the start of a collection or import run, owned by this process (see
+    :func:`mark_interrupted_runs`); returns its ``run_id``."""
     return con.execute(
-        "INSERT INTO collection_runs (source, campaign, query, cursor_before, started_at, status) "
-        "VALUES (?, ?, ?, ?, ?, 'running') RETURNING run_id",
-        [source, campaign, query, cursor_before, utcnow()],
+        "INSERT INTO collection_runs (source, campaign, query, cursor_before, started_at, status, "
+        "owner_host, owner_pid, owner_start) "
+        "VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?) RETURNING run_id",
+        [source, campaign, query, cursor_before, utcnow(), *run_owner()],
     ).fetchone()[0]
 
 
 def finish_run(
     con: duckdb.DuckDBPyConnection, run_id: int, status: str = "ok", error: str | None = None
 ) -> None:
-    """Close a run as ``ok``, ``partial`` or ``failed`` (with the error message)."""
-    if status not in {"ok", "partial", "failed"}:
-        raise ValueError(f"run status must be ok, partial or failed, not {status!r}")
+    """Close a run as ``ok``, ``partial``, ``failed`` or ``interrupted`` (with the error)."""
+    if status not in RUN_STATUSES:
+        raise ValueError(f"run status must be ok, partial, failed or interrupted, not {status!r}")
     con.execute(
         "UPDATE collection_runs SET status = ?, error = ?, ended_at = ? WHERE run_id = ?",
         [status, error, utcnow(), run_id],
     )
+
+
+def _boot_id() -> str | None:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return None
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    """Fields 3.. of ``/proc/PID/stat`` (state first); ``None`` without such a file."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()  # after "PID (command name)"
+
+
+def _start_token(stat: list[str]) -> str:
+    # the boot, and the clock tick since boot when the process started (field 22)
+    return f"{_boot_id()}:{stat[19]}"
+
+
+def run_owner() -> tuple[str, int, str | None]:
+    """This process as the owner of a run: ``(owner_host, owner_pid, owner_start)``.
+
+    ``owner_start`` tells this process from a later one given the same pid: on Linux the
+    boot id and the clock tick since boot when it started; ``None`` without ``/proc``.
+    """
+    stat = _proc_stat(os.getpid())
+    return socket.gethostname(), os.getpid(), None if stat is None else _start_token(stat)
+
+
+def owner_alive(pid: int, start: str | None) -> bool:
+    """Whether the process that started a run on this host still runs: process ``pid``
+    exists, has not ended (a zombie waiting for its parent has) and, where its start was
+    recorded, started then (else the pid was reused)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: it exists
+        pass
+    stat = _proc_stat(pid)
+    if stat is None:  # no /proc (macOS), or hidden from us: the pid is all there is
+        return True
+    if stat[0] in ("Z", "X"):
+        return False
+    return start is None or _start_token(stat) == start
+
+
+_OWNED_RUNS = ("collection_runs", "analysis_runs")
+
+
+def mark_interrupted_runs(con: duckdb.DuckDBPyConnection) -> int:
+    """Close as ``interrupted`` the runs still ``running`` whose process, on this host, has
+    ended (killed: SIGKILL, the OOM killer, a power cut); returns how many.
+
+    Runs owned by another host, or written before owners were recorded, are left alone.
+    :func:`~warehouse.db.connect` calls this each time it opens the warehouse read-write.
+    """
+    host = socket.gethostname()
+    tables = [
+        t
+        for (t,) in con.execute(
+            "SELECT table_name FROM duckdb_columns() WHERE column_name = 'owner_start' "
+            "AND table_name IN ?",
+            [list(_OWNED_RUNS)],
+        ).fetchall()
+    ]
+    closed = 0
+    for table in tables:
+        gone = [
+            (run_id, pid)
+            for run_id, pid, start in con.execute(
+                f"SELECT run_id, owner_pid, owner_start FROM {table} "
+                "WHERE status = 'running' AND owner_host = ? AND owner_pid IS NOT NULL",
+                [host],
+            ).fetchall()
+            if not owner_alive(pid, start)
+        ]
+        for run_id, pid in gone:
+            closed += con.execute(
+                f"UPDATE {table} SET status = 'interrupted', ended_at = ?, error = ? "
+                "WHERE run_id = ? AND status = 'running'",
+                [
+                    utcnow(),
+                    f"the process (pid {pid} on {host}) ended without closing the run",
+                    run_id,
+                ],
+            ).fetchone()[0]
+    return closed
 
 
 def last_cursor(
@@ -613,9 +715,10 @@ def start_analysis_run(
 ) -> int:
     """Record the start of an analysis stage run; returns its ``run_id``."""
     return con.execute(
-        "INSERT INTO analysis_runs (stage, campaign, models, device, backend, started_at, status) "
-        "VALUES (?, ?, ?, ?, ?, ?, 'running') RETURNING run_id",
-        [stage, campaign, list(models), device, backend, utcnow()],
+        "INSERT INTO analysis_runs (stage, campaign, models, device, backend, started_at, status, "
+        "owner_host, owner_pid, owner_start) "
+        "VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?) RETURNING run_id",
+        [stage, campaign, list(models), device, backend, utcnow(), *run_owner()],
     ).fetchone()[0]
 
 
