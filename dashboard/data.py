@@ -18,14 +18,8 @@ import streamlit as st
 
 from dashboard import queries, trend_queries
 from dashboard.server import DB_ENV
-from warehouse.read import (
-    Relation,
-    WarehouseBusy,
-    describe_relations,
-    last_write,
-    reading,
-    run_user_sql,
-)
+from warehouse.read import Relation, WarehouseBusy, describe_relations, last_write, reading
+from warehouse.sandbox import SqlResult, run_user_sql
 
 MARKER_TTL_S = 2.0
 
@@ -90,9 +84,13 @@ def load(name: str, *args: Any, **kwargs: Any) -> Any:
     return _load(str(path), marker(path), name, args, tuple(sorted(kwargs.items())))
 
 
-def run_sql(sql: str, max_rows: int, timeout_s: float):
-    """The SQL page's query (never cached: an analyst re-running a query means it)."""
-    return run_user_sql(db_path(), sql, max_rows=max_rows, timeout_s=timeout_s)
+def run_sql(sql: str, max_rows: int, timeout_s: float) -> SqlResult:
+    """The SQL page's query, in the SQL sandbox (never cached: an analyst re-running a query
+    means it). Memory, result size and worker count come from ``HYPEWATCH_SQL_*``."""
+    from hypewatch.settings import get_settings
+
+    limits = get_settings().sql_limits()
+    return run_user_sql(db_path(), sql, max_rows=max_rows, timeout_s=timeout_s, limits=limits)
 
 
 def schema() -> dict[str, Relation]:

@@ -20,6 +20,7 @@ from hypewatch.campaigns import Campaign, CampaignError, find_campaign
 from hypewatch.settings import get_settings
 from ingest.files import InputFileError
 from warehouse.db import WarehouseError, connect_readonly
+from warehouse.sandbox import QueryRefused
 
 app = typer.Typer(
     help="hypewatch: collect, store, classify and show how a launch lands online.",
@@ -32,7 +33,14 @@ out = Console(width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
 
 DEFAULT_CAMPAIGN = "gpt4o-image-launch"
-USER_ERRORS = (WarehouseError, CampaignError, InputFileError, duckdb.Error, ValueError)
+USER_ERRORS = (
+    WarehouseError,
+    CampaignError,
+    InputFileError,
+    QueryRefused,
+    duckdb.Error,
+    ValueError,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -374,23 +382,27 @@ def eval_(
 @app.command()
 @friendly_errors
 def sql(
-    query: Annotated[str, typer.Argument(help="SQL to run (read-only)")],
+    query: Annotated[str, typer.Argument(help="One read-only statement (SELECT, WITH, ...)")],
     format: Annotated[str, typer.Option("--format", "-f", help="table|csv|json")] = "table",
-    max_rows: Annotated[int, typer.Option(help="Rows shown in table format")] = 1000,
+    max_rows: Annotated[
+        int | None,
+        typer.Option("--max-rows", min=1, help="Row limit (default: $HYPEWATCH_SQL_MAX_ROWS)"),
+    ] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option("--timeout", min=0.1, help="Seconds (default: $HYPEWATCH_SQL_TIMEOUT_S)"),
+    ] = None,
     db: DbOption = None,
 ) -> None:
-    """Run a read-only SQL query against the warehouse."""
+    """Run one read-only query in the SQL sandbox (the SQL page's limits: rows, result size,
+    time, memory; see docs/dashboard.md). A cut result says so on stderr."""
+    from warehouse.sandbox import run_user_sql
+
     if format not in {"table", "csv", "json"}:
         raise ValueError(f"--format must be table, csv or json, not {format!r}")
-    con = connect_readonly(db_path(db))
-    try:
-        cursor = con.execute(query)
-        if cursor.description is None:
-            return
-        columns = [d[0] for d in cursor.description]
-        rows = cursor.fetchall()
-    finally:
-        con.close()
+    limits = get_settings().sql_limits()
+    result = run_user_sql(db_path(db), query, max_rows=max_rows, timeout_s=timeout, limits=limits)
+    columns, rows = result.table.column_names, result.rows
     if format == "csv":
         writer = csv.writer(sys.stdout)
         writer.writerow(columns)
@@ -400,8 +412,15 @@ def sql(
         sys.stdout.write(
             orjson.dumps(records, default=str, option=orjson.OPT_INDENT_2).decode() + "\n"
         )
-    else:
-        _print_rows(columns, rows, max_rows)
+    elif columns:
+        _print_rows(columns, rows, len(rows))
+    if result.truncated:
+        what = "--max-rows" if result.limit == "rows" else "HYPEWATCH_SQL_MAX_RESULT_MB"
+        err.print(
+            f"only the first {len(rows):,} rows: the result was cut at the "
+            f"{'row' if result.limit == 'rows' else 'size'} limit (raise {what})",
+            highlight=False,
+        )
 
 
 def _print_rows(

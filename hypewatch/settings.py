@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from warehouse.sandbox import SandboxLimits
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -96,6 +100,34 @@ class Settings(BaseSettings):
     dashboard_oidc_redirect_uri: str | None = None
     """Must end in ``/oauth2callback``."""
     dashboard_oidc_cookie_secret: SecretStr | None = None
+
+    # the SQL sandbox of the SQL page and ``hypewatch sql`` (warehouse/sandbox.py)
+    sql_max_rows: int = 10_000
+    """Rows a query returns at most (``hypewatch sql --max-rows`` and the page may ask for
+    another number)."""
+    sql_max_result_mb: int = 64
+    """Size of a query's result at most (Arrow bytes); the rest is cut off."""
+    sql_timeout_s: float = 10.0
+    """Time limit of a query (``--timeout`` and the page may ask for another)."""
+    sql_memory_mb: int = 1024
+    """Memory a query may use, whole worker process included (not only DuckDB's buffers)."""
+    sql_threads: int = 2
+    """DuckDB threads per query."""
+    sql_workers: int = 2
+    """Queries that may run at once (one worker process each); more wait, then are refused."""
+
+    def sql_limits(self) -> SandboxLimits:
+        """The SQL sandbox's limits from these settings."""
+        from warehouse.sandbox import SandboxLimits
+
+        return SandboxLimits(
+            max_rows=self.sql_max_rows,
+            max_bytes=self.sql_max_result_mb * 2**20,
+            timeout_s=self.sql_timeout_s,
+            memory_mb=self.sql_memory_mb,
+            threads=self.sql_threads,
+            workers=self.sql_workers,
+        )
 
     # collector credentials (see docs/collectors.md)
     x_bearer_token: SecretStr | None = None

@@ -18,8 +18,8 @@ configuration locked); it stays open :data:`LINGER_S` seconds after the last rea
 a page's queries find the cache warm, and closes at once when a writer announces itself.
 See docs/dashboard.md.
 
-:func:`run_user_sql` is the SQL page's sandbox: one ``SELECT``/``EXPLAIN`` statement, a row
-limit and a time limit (the query is interrupted from a timer thread).
+Analysts' own SQL (the SQL page, ``hypewatch sql``) does not run here but in
+:mod:`warehouse.sandbox`'s worker processes, which read through :func:`reading` too.
 """
 
 from __future__ import annotations
@@ -33,13 +33,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import duckdb
-import pandas as pd
-import pyarrow as pa
 
 from warehouse.db import WarehouseError, _check_not_newer, code_version, schema_version
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 T = TypeVar("T")
 
@@ -117,8 +118,9 @@ class _Instance:
     """The one shared read-only DuckDB instance of a file in this process: a root
     connection, the readers using cursors of it, and a closer thread while idle."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, config: dict[str, str]) -> None:
         self.path = path
+        self.config = config
         self.lock = threading.Lock()
         self.root: duckdb.DuckDBPyConnection | None = None
         self.users = 0
@@ -127,8 +129,8 @@ class _Instance:
 
     def acquire(self) -> duckdb.DuckDBPyConnection:
         with self.lock:
-            if self.root is None:
-                self.root = _open(self.path)  # a lock error here is retried by the caller
+            if self.root is None:  # a lock error on opening is retried by the caller
+                self.root = _open(self.path, self.config)
             self.users += 1
             return self.root.cursor()
 
@@ -163,22 +165,24 @@ class _Instance:
                 self.root = None
 
 
-_instances: dict[str, _Instance] = {}
+_instances: dict[tuple[str, Any], _Instance] = {}
 _instances_lock = threading.Lock()
 
 
-def _instance(path: Path) -> _Instance:
-    key = str(path.resolve())
+def _instance(path: Path, settings: dict[str, str] | None = None) -> _Instance:
+    config = {**_CONFIG, **(settings or {})}
+    key = (str(path.resolve()), tuple(sorted(config.items())))
     with _instances_lock:
         if key not in _instances:
-            _instances[key] = _Instance(path)
+            _instances[key] = _Instance(path, config)
         return _instances[key]
 
 
-def release_all() -> None:
-    """Close every idle lingering instance of this process now."""
+def release_all(path: Path | str | None = None) -> None:
+    """Close every idle lingering instance of this process now (of ``path`` only, if given)."""
+    key = None if path is None else str(Path(path).resolve())
     with _instances_lock:
-        instances = list(_instances.values())
+        instances = [i for (p, _), i in _instances.items() if key is None or p == key]
     for inst in instances:
         inst.close_now()
 
@@ -186,8 +190,8 @@ def release_all() -> None:
 atexit.register(release_all)
 
 
-def _open(path: Path) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(str(path), config=_CONFIG)
+def _open(path: Path, config: dict[str, str]) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(str(path), config=config)
     try:
         version = schema_version(con)
         _check_not_newer(version, path)
@@ -207,9 +211,13 @@ def _open(path: Path) -> duckdb.DuckDBPyConnection:
 
 @contextmanager
 def reading(
-    path: Path | str, *, timeout_s: float = LOCK_WAIT_S
+    path: Path | str, *, timeout_s: float = LOCK_WAIT_S, settings: dict[str, str] | None = None
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-only, sandboxed connection for the duration of a ``with`` block.
+
+    ``settings`` are extra DuckDB options for the instance (e.g. the SQL sandbox's
+    ``memory_limit``); one process should use one set per file (DuckDB refuses a second
+    instance of a file with another configuration).
 
     Waits (up to ``timeout_s``) while a writer announced itself or holds the file. Keep the
     block short: query, fetch, leave. The file stays open for :data:`LINGER_S` after the
@@ -218,7 +226,7 @@ def reading(
     path = Path(path)
     if not path.exists():
         raise WarehouseError(f"no warehouse at {path}: run `hypewatch demo` or `hypewatch import`")
-    inst = _instance(path)
+    inst = _instance(path, settings)
     deadline = time.monotonic() + timeout_s
     while _writer_waiting(path) and time.monotonic() < deadline:
         time.sleep(0.01)  # let the announced writer in first: readers never starve it
@@ -270,7 +278,7 @@ def connect_writer(path: Path | str, *, timeout_s: float = 2 * LOCK_WAIT_S):
 
     def attempt() -> duckdb.DuckDBPyConnection:
         intent.touch()
-        _instance(path).close_now()  # this process's own idle readers let go at once
+        release_all(path)  # this process's own idle readers let go at once
         return connect(path)
 
     try:
@@ -311,112 +319,6 @@ class ShortWrites:
             yield con
         finally:
             con.close()
-
-
-# --- the SQL page's sandbox -------------------------------------------------------------
-
-
-class QueryRefused(Exception):
-    """A statement the SQL page does not run; the message says why, in one sentence."""
-
-
-@dataclass
-class SqlResult:
-    frame: pd.DataFrame
-    truncated: bool  # more rows than the limit; only the first ``limit`` are in ``frame``
-    seconds: float
-
-
-ALLOWED = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
-_REFUSALS = {
-    "INSERT": "writes are refused: the SQL page is read-only",
-    "UPDATE": "writes are refused: the SQL page is read-only",
-    "DELETE": "writes are refused: the SQL page is read-only",
-    "CREATE": "creating tables, views, macros or secrets is refused: the SQL page is read-only",
-    "DROP": "dropping is refused: the SQL page is read-only",
-    "ALTER": "altering is refused: the SQL page is read-only",
-    "COPY": "COPY is refused: the SQL page cannot read or write files",
-    "EXPORT": "EXPORT DATABASE is refused: the SQL page cannot write files",
-    "ATTACH": "ATTACH is refused: the SQL page reads this warehouse only",
-    "DETACH": "DETACH is refused: the SQL page reads this warehouse only",
-    "LOAD": "INSTALL and LOAD are refused: extensions cannot be installed or loaded",
-    "SET": "changing settings is refused (SET, RESET, PRAGMA ... = and USE)",
-    "VARIABLE_SET": "changing settings is refused (SET VARIABLE)",
-    "PRAGMA": "PRAGMA statements are refused: use SELECT (e.g. SHOW TABLES, DESCRIBE t)",
-    "TRANSACTION": "transactions are refused: each query runs on its own",
-    "CALL": "CALL is refused: use SELECT * FROM function(...)",
-    "VACUUM": "VACUUM and ANALYZE are refused: the SQL page is read-only",
-    "PREPARE": "PREPARE/EXECUTE are refused: write the query itself",
-    "EXECUTE": "PREPARE/EXECUTE are refused: write the query itself",
-}
-
-
-def check_statement(sql: str) -> None:
-    """Refuse anything but one ``SELECT`` (incl. ``WITH``/``SHOW``/``DESCRIBE``) or ``EXPLAIN``."""
-    try:
-        statements = duckdb.extract_statements(sql)
-    except duckdb.Error as exc:
-        raise QueryRefused(_first_line(exc)) from None
-    if not statements:
-        raise QueryRefused("no SQL statement to run")
-    if len(statements) > 1:
-        raise QueryRefused(f"one statement at a time ({len(statements)} given)")
-    kind = statements[0].type
-    if kind not in ALLOWED:
-        name = kind.name
-        raise QueryRefused(_REFUSALS.get(name, f"{name} statements are refused: SELECT only"))
-
-
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-
-
-def _explain(exc: duckdb.Error, timeout_s: float) -> str:
-    text = _first_line(exc)
-    if isinstance(exc, duckdb.InterruptException):
-        return f"stopped: the query ran longer than the time limit of {timeout_s:g} s"
-    if isinstance(exc, duckdb.PermissionException):
-        return f"refused: the SQL page cannot read or write files ({text})"
-    if "read-only mode" in text:
-        return f"refused: the SQL page is read-only ({text})"
-    if "configuration has been locked" in text:
-        return f"refused: settings cannot be changed ({text})"
-    return text
-
-
-def run_user_sql(
-    path: Path | str, sql: str, *, max_rows: int = 10_000, timeout_s: float = 10.0
-) -> SqlResult:
-    """Run an analyst's query on the sandboxed connection, with a row and a time limit.
-
-    Raises :class:`QueryRefused` for anything but one read-only query and for errors (the
-    message is meant for the analyst); :class:`WarehouseBusy` if writers kept the file.
-    """
-    check_statement(sql)
-    start = time.perf_counter()
-    with reading(path) as con:
-        timer = threading.Timer(timeout_s, con.interrupt)
-        timer.daemon = True
-        timer.start()
-        try:
-            relation = con.sql(sql)  # streams: a row limit stops the query early
-            if relation is None:
-                return SqlResult(pd.DataFrame(), False, time.perf_counter() - start)
-            batches, rows = [], 0
-            reader = relation.to_arrow_reader(min(max_rows + 1, 100_000))
-            for batch in reader:
-                batches.append(batch)
-                rows += batch.num_rows
-                if rows > max_rows:
-                    break
-            table = pa.Table.from_batches(batches, schema=reader.schema)
-        except duckdb.Error as exc:
-            raise QueryRefused(_explain(exc, timeout_s)) from None
-        finally:
-            timer.cancel()
-    truncated = table.num_rows > max_rows
-    frame = table.slice(0, max_rows).to_pandas()
-    return SqlResult(frame, truncated, time.perf_counter() - start)
 
 
 @dataclass

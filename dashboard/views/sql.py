@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import data
-from warehouse.read import QueryRefused
+from warehouse.sandbox import QueryRefused
 from warehouse.schema_docs import schema_docs
 
 EXAMPLE = """SELECT platform, date_trunc('day', created_at) AS day_utc, count(*) AS posts
@@ -16,8 +16,8 @@ ORDER BY day_utc, platform"""
 st.title("SQL")
 st.caption(
     "Read-only DuckDB SQL on the warehouse: one SELECT (WITH, SHOW, DESCRIBE, SUMMARIZE, "
-    "EXPLAIN) at a time. Writes, COPY, ATTACH, INSTALL/LOAD, reading files and settings "
-    "changes are refused. Timestamps are UTC."
+    "EXPLAIN) at a time, in a sandbox with a row, size, time and memory limit. Writes, COPY, "
+    "ATTACH, INSTALL/LOAD, reading files and settings changes are refused. Timestamps are UTC."
 )
 
 editor, schema_panel = st.columns([3, 2], gap="large")
@@ -38,7 +38,8 @@ with editor:
         st.error(outcome, icon=":material/block:")
     else:
         frame = outcome.frame
-        note = f" — only the first {len(frame):,} rows (row limit)" if outcome.truncated else ""
+        cut = {"rows": "row limit", "bytes": "result size limit"}.get(outcome.limit or "", "")
+        note = f" — only the first {len(frame):,} rows ({cut})" if outcome.truncated else ""
         st.caption(f"{len(frame):,} rows in {outcome.seconds * 1000:,.0f} ms{note}")
         st.dataframe(frame, hide_index=True, height=min(38 + 35 * len(frame), 560))
         st.download_button(

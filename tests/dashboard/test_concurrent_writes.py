@@ -23,7 +23,8 @@ from dashboard.auth import AUTH_ENV
 from dashboard.queries import Filters, PostFilters
 from dashboard.server import DB_ENV
 from tests.dashboard import CAMPAIGN, copy_of, warehouse
-from warehouse.read import WarehouseBusy, reading, run_user_sql
+from warehouse.read import WarehouseBusy, reading
+from warehouse.sandbox import run_user_sql
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard.auth import AUTH_ENV
 from dashboard.server import DB_ENV
 from tests.dashboard import warehouse
-from warehouse.read import QueryRefused, run_user_sql
+from warehouse.sandbox import QueryRefused, run_user_sql
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 SECRET = Path("/etc/passwd")
