@@ -31,13 +31,17 @@ class UnsafeBinding(ValueError):
 
 
 def is_loopback(host: str | None) -> bool:
-    """True for 127.0.0.0/8, ::1 and ``localhost``; an empty host means all interfaces."""
+    """True for 127.0.0.0/8, ::1 (also as ``[::1]``) and ``localhost``; an empty host means
+    all interfaces. Unbalanced brackets (``[::1``) are not an address."""
     if not host:
         return False
-    if host.strip().lower() == "localhost":
+    text = host.strip()
+    if text.lower() == "localhost":
         return True
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
     try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
+        return ipaddress.ip_address(text).is_loopback
     except ValueError:
         return False
 

@@ -22,13 +22,16 @@ def dashboard_command(
         str | None,
         typer.Option(
             "--host",
-            help="Address to bind (default: $HYPEWATCH_DASHBOARD_HOST or 127.0.0.1); any other "
-            "than loopback needs HYPEWATCH_DASHBOARD_PASSWORD or the OIDC login settings",
+            help="Address to bind (default: $HYPEWATCH_DASHBOARD_HOST or 127.0.0.1; IPv6 as ::1 "
+            "or [::1]); any other than loopback needs HYPEWATCH_DASHBOARD_PASSWORD or the OIDC "
+            "login settings",
         ),
     ] = None,
     port: Annotated[
         int | None,
-        typer.Option("--port", help="Port (default: $HYPEWATCH_DASHBOARD_PORT or 8501)"),
+        typer.Option(
+            "--port", min=1, max=65535, help="Port (default: $HYPEWATCH_DASHBOARD_PORT or 8501)"
+        ),
     ] = None,
 ) -> None:
     """Open the dashboard (Overview, Sentiment, Topics, Copyright debate, Share of voice,

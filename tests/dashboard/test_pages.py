@@ -250,6 +250,7 @@ def test_serve_refuses_before_starting_anything(monkeypatch: pytest.MonkeyPatch)
 
     started = []
     monkeypatch.setattr(server, "_run", lambda command, env: started.append((command, env)))
+    monkeypatch.setattr(server, "_check_listen", lambda host, port: None)  # 8501 may be taken
     monkeypatch.delenv("HYPEWATCH_DASHBOARD_PASSWORD", raising=False)
     get_settings.cache_clear()
     with pytest.raises(UnsafeBinding):
@@ -274,6 +275,7 @@ def test_cli_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cli.command("other")(lambda: None)
     served = []
     monkeypatch.setattr(server, "_run", lambda command, env: served.append(command))
+    monkeypatch.setattr(server, "_check_listen", lambda host, port: None)
     monkeypatch.delenv("HYPEWATCH_DASHBOARD_PASSWORD", raising=False)
     get_settings.cache_clear()
     db = str(warehouse())
