@@ -19,7 +19,8 @@ from rich.table import Table
 from hypewatch.campaigns import Campaign, CampaignError, find_campaign
 from hypewatch.settings import get_settings
 from ingest.files import InputFileError
-from warehouse.db import WarehouseError, connect_readonly
+from warehouse.db import WarehouseError
+from warehouse.read import ShortWrites
 from warehouse.sandbox import QueryRefused
 
 app = typer.Typer(
@@ -45,8 +46,15 @@ USER_ERRORS = (
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+REJECTS_EXIT = 3
+"""``hypewatch import``'s exit status when some payloads were rejected (the rest stored)."""
+INTERRUPTED_EXIT = 130
+"""Exit status after Ctrl-C (128 + SIGINT), as shells report it."""
+
+
 def friendly_errors(func: F) -> F:
-    """Turn the errors a user can fix into one clear line on stderr and exit status 1."""
+    """Turn the errors a user can fix into one clear line on stderr and exit status 1, and
+    Ctrl-C into one line and exit status 130 (what was committed before stays stored)."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -55,6 +63,13 @@ def friendly_errors(func: F) -> F:
         except USER_ERRORS as exc:
             err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
             raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            err.print(
+                "interrupted (Ctrl-C): what was committed before is stored; an unfinished "
+                "run is marked 'interrupted'",
+                highlight=False,
+            )
+            raise typer.Exit(INTERRUPTED_EXIT) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -139,21 +154,28 @@ def import_(
         raise InputFileError(f"{file} does not exist or is not a file")
     mapping = _parse_mapping(map_ or [])
     camp = load_campaign_named(campaign) if campaign else None
-    con = open_writer(db_path(db))
-    try:
-        with _progress() as progress:
-            task = progress.add_task(f"importing {file.name}", total=None)
-            run_id, counts = import_file(
-                con,
-                file,
-                format,
-                campaign=camp,
-                mapping=mapping or None,
-                progress=lambda n: progress.advance(task, n),
-            )
-    finally:
-        close_writer(con)
+    path = db_path(db)
+    with _progress() as progress:
+        task = progress.add_task(f"importing {file.name}", total=None)
+        # Each batch opens the warehouse and closes it: readers get in between batches.
+        writes = ShortWrites(path, waiting=lambda said: progress.console.print(said))
+        run_id, counts = import_file(
+            writes,
+            file,
+            format,
+            campaign=camp,
+            mapping=mapping or None,
+            progress=lambda n: progress.advance(task, n),
+        )
+    close_writer(open_writer(path))  # the dashboard's aggregates, once at the end
     _print_counts(f"import run {run_id}", {f"{format} {file.name}": counts})
+    if counts.rejected:
+        err.print(
+            f"{counts.rejected:,} payload(s) rejected (reasons: `hypewatch status`, table "
+            "rejects); every other one is stored. Exit status 3.",
+            highlight=False,
+        )
+        raise typer.Exit(REJECTS_EXIT)
 
 
 def _parse_mapping(items: list[str]) -> dict[str, str]:
@@ -450,8 +472,9 @@ def status(
 
 
 def _print_status(path: Path) -> None:
-    con = connect_readonly(path)
-    try:
+    from warehouse.read import reading
+
+    with reading(path) as con:  # waits (bounded) while an import writes a batch
         platforms = [
             r[0] for r in con.execute("SELECT DISTINCT platform FROM posts ORDER BY 1").fetchall()
         ]
@@ -503,8 +526,6 @@ def _print_status(path: Path) -> None:
             out.print(
                 f"[bold yellow]{simulated:,} posts are SIMULATED[/] (see table simulated_truth)"
             )
-    finally:
-        con.close()
 
 
 from hypewatch.cli_collect import collect_command, reparse_command  # noqa: E402

@@ -19,6 +19,7 @@ from ingest.files import iter_json_lines, iter_payloads
 from ingest.model import ParseResult, Reject
 from ingest.parsers import get_format
 from ingest.parsers.tabular import mapping_problem
+from warehouse.read import ShortWrites
 from warehouse.writes import (
     PreparedBatch,
     WriteCounts,
@@ -44,6 +45,45 @@ a file's expected posts, to decide whether a :class:`~hypewatch.parse_pool.Parse
 
 Progress = Callable[[int], None]
 """Called with the number of payloads just consumed."""
+
+Target = ShortWrites | duckdb.DuckDBPyConnection | Path
+"""Where an import writes: a connection it may hold throughout (the demo, tests), or a
+warehouse path / :class:`~warehouse.read.ShortWrites` that it opens for each batch and
+closes after, so readers (the dashboard, ``hypewatch sql``, ``status``) get in between."""
+
+
+@contextmanager
+def _bulk(writes: ShortWrites) -> Iterator[None]:
+    """:func:`checkpoints_deferred` on a held connection; a writer that closes after each
+    batch checkpoints as it closes instead (the price of letting readers in)."""
+    if writes.connection is None:
+        yield
+        return
+    with checkpoints_deferred(writes.connection):
+        yield
+
+
+def _write(writes: ShortWrites, batch: PreparedBatch, run_id: int, requests: int) -> WriteCounts:
+    with writes.open() as con:
+        return write_batch(con, batch, run_id=run_id, requests=requests)
+
+
+def _start(writes: ShortWrites, source: str, campaign: str | None, query: str | None) -> int:
+    with writes.open() as con:
+        return start_run(con, source, campaign=campaign, query=query)
+
+
+def _finish(writes: ShortWrites, run_id: int, status: str, error: str | None = None) -> None:
+    with writes.open() as con:
+        finish_run(con, run_id, status, error)
+
+
+def _fail(writes: ShortWrites, run_id: int, exc: BaseException) -> None:
+    """Close a run that an error ended (``failed``) or Ctrl-C (``interrupted``)."""
+    if isinstance(exc, KeyboardInterrupt):
+        _finish(writes, run_id, "interrupted", "stopped by Ctrl-C")
+    else:
+        _finish(writes, run_id, "failed", f"{type(exc).__name__}: {exc}")
 
 
 @contextmanager
@@ -76,7 +116,7 @@ def parse_safely(
 
 
 def import_payloads(
-    con: duckdb.DuckDBPyConnection,
+    target: Target,
     fmt: str,
     payloads: Iterable[Any],
     *,
@@ -91,8 +131,9 @@ def import_payloads(
     """Parse payloads of one format and store them in batches, as one collection run.
 
     Items that are already :class:`Reject` (e.g. unreadable lines) are stored as rejects.
-    Returns the run id and the totals. If storing fails, the run is closed as ``failed``
-    with the error and the exception propagates; batches already stored stay stored.
+    ``target``: see :data:`Target`. Returns the run id and the totals. If storing fails,
+    the run is closed as ``failed`` with the error and the exception propagates; batches
+    already stored stay stored.
 
     Parsing and writing overlap: while one writer thread runs a batch's transaction in
     DuckDB (which releases the GIL), this thread parses the next batch. At most one batch
@@ -106,16 +147,17 @@ def import_payloads(
     if pool is not None:
         job = ImportJob(fmt, payloads, source, query)
         kwargs = {"campaign": campaign, "mapping": mapping, "progress": progress}
-        return import_pooled(con, pool, [job], **kwargs)[0]
+        return import_pooled(target, pool, [job], **kwargs)[0]
     parse = get_format(fmt).parse
-    run_id = start_run(con, source, campaign=campaign, query=query)
-    with checkpoints_deferred(con):
-        totals = _import(con, run_id, parse, payloads, campaign, mapping, batch_posts, progress)
+    writes = ShortWrites.of(target)
+    run_id = _start(writes, source, campaign, query)
+    with _bulk(writes):
+        totals = _import(writes, run_id, parse, payloads, campaign, mapping, batch_posts, progress)
     return run_id, totals
 
 
 def _import(
-    con: duckdb.DuckDBPyConnection,
+    writes: ShortWrites,
     run_id: int,
     parse: Callable[..., ParseResult],
     payloads: Iterable[Any],
@@ -149,7 +191,7 @@ def _import(
                 nonlocal pending, consumed, writing
                 batch = prepare_batch(pending, campaign=campaign)
                 finish_write()  # the previous batch is committed before this one starts
-                future = writer.submit(write_batch, con, batch, run_id=run_id, requests=consumed)
+                future = writer.submit(_write, writes, batch, run_id, consumed)
                 writing = (future, consumed)
                 pending, consumed = ParseResult(), 0
 
@@ -163,10 +205,10 @@ def _import(
                     flush()
             flush()
             finish_write()
-    except BaseException as exc:  # the writer thread has finished: ``con`` is free again
-        finish_run(con, run_id, "failed", f"{type(exc).__name__}: {exc}")
+    except BaseException as exc:  # the writer thread has finished: the warehouse is free
+        _fail(writes, run_id, exc)
         raise
-    finish_run(con, run_id, "ok")
+    _finish(writes, run_id, "ok")
     return totals
 
 
@@ -181,7 +223,7 @@ class ImportJob:
 
 
 def import_pooled(
-    con: duckdb.DuckDBPyConnection,
+    target: Target,
     pool: ParsePool,
     jobs: Sequence[ImportJob],
     *,
@@ -201,6 +243,7 @@ def import_pooled(
     """
     for job in jobs:
         get_format(job.fmt)  # unknown format: fail before starting anything
+    writes = ShortWrites.of(target)
     results: list[tuple[int, WriteCounts]] = []
     # (future batch or None for "no payloads left", payloads consumed, job's result, last?)
     queued: deque[tuple[Future[PreparedBatch] | None, int, tuple[int, WriteCounts], bool]]
@@ -213,12 +256,12 @@ def import_pooled(
         future, requests, (run_id, totals), last = queued.popleft()
         if future is not None:
             batch = future.result()
-            totals.add(write_batch(con, batch, run_id=run_id, requests=requests))
+            totals.add(_write(writes, batch, run_id, requests))
             written += 1
             if progress:
                 progress(requests)
         if last:
-            finish_run(con, run_id, "ok")
+            _finish(writes, run_id, "ok")
             finished.add(run_id)
 
     def send(fmt: str, job: tuple[int, WriteCounts], chunk: list[Any], last: bool) -> None:
@@ -228,9 +271,9 @@ def import_pooled(
             write_oldest()
 
     try:
-        with gc_paused(), checkpoints_deferred(con):
+        with gc_paused(), _bulk(writes):
             for job in jobs:
-                run_id = start_run(con, job.source, campaign=campaign, query=job.query)
+                run_id = _start(writes, job.source, campaign, job.query)
                 current = (run_id, WriteCounts())
                 results.append(current)
                 chunk: list[Any] = []
@@ -257,7 +300,7 @@ def import_pooled(
             )
         for run_id, _ in results:
             if run_id not in finished:
-                finish_run(con, run_id, "failed", f"{type(error).__name__}: {error}")
+                _fail(writes, run_id, error)
         if error is not exc:
             raise error from exc
         raise
@@ -265,7 +308,7 @@ def import_pooled(
 
 
 def import_file(
-    con: duckdb.DuckDBPyConnection,
+    target: Target,
     path: Path,
     fmt: str,
     *,
@@ -273,12 +316,15 @@ def import_file(
     mapping: dict[str, str] | None = None,
     progress: Progress | None = None,
 ) -> tuple[int, WriteCounts]:
-    """``hypewatch import``: one file of native payloads into the warehouse."""
+    """``hypewatch import``: one file of native payloads into the warehouse (``target``: see
+    :data:`Target`; the command passes the path, so readers get in between batches)."""
     get_format(fmt)  # unknown format or bad mapping: fail before touching the warehouse
     if problem := mapping_problem(mapping):
         raise ValueError(f"--map: {problem}")
+    writes = ShortWrites.of(target)
     if campaign is not None:
-        store_campaign(con, campaign)
+        with writes.open() as con:
+            store_campaign(con, campaign)
     kwargs = {
         "source": f"import:{fmt}",
         "campaign": campaign.name if campaign else None,
@@ -288,8 +334,8 @@ def import_file(
     }
     if fmt != "csv" and path.is_file() and pool_pays(path.stat().st_size // FILE_BYTES_PER_POST):
         with ParsePool() as pool:  # lines go to the workers undecoded
-            return import_payloads(con, fmt, iter_json_lines(path, fmt), pool=pool, **kwargs)
-    return import_payloads(con, fmt, iter_payloads(path, fmt), **kwargs)
+            return import_payloads(writes, fmt, iter_json_lines(path, fmt), pool=pool, **kwargs)
+    return import_payloads(writes, fmt, iter_payloads(path, fmt), **kwargs)
 
 
 @dataclass

@@ -114,10 +114,15 @@ def test_import_counts_and_reimport_changes_nothing(tmp_path: Path) -> None:
         str(db),
     ]
     code, stdout, stderr = run(*args)
-    assert code == 0, stderr
+    assert code == 3, stderr  # some payloads rejected, the rest stored
     assert counts_row(stdout, "hn hits.jsonl") == ["6", "5", "0", "1"]  # fetched new upd. rej.
+    assert "1 payload(s) rejected" in stderr
     code, stdout, _ = run(*args)
+    assert code == 3
     assert counts_row(stdout, "hn hits.jsonl") == ["6", "0", "0", "1"]
+    src.write_text(json.dumps({"hits": hits}) + "\n", encoding="utf-8")
+    code, stdout, stderr = run(*args)
+    assert code == 0 and not stderr, stderr  # nothing rejected
 
 
 @pytest.mark.parametrize(

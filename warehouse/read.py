@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import atexit
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -46,6 +47,11 @@ T = TypeVar("T")
 
 LOCK_WAIT_S = 15.0
 """Longest time a reader waits for writers before giving up with :class:`WarehouseBusy`."""
+WRITER_WAIT_S = 180.0
+"""Longest time a writer waits for readers: longer than the longest SQL query the page
+allows (120 s), so a long read delays an import but never makes it fail."""
+NOTICE_AFTER_S = 1.0
+"""A wait longer than this is said (``waiting``): the user sees what the command waits for."""
 _FIRST_DELAY_S = 0.005
 _MAX_DELAY_S = 0.25
 INTENT_TTL_S = 2.0
@@ -76,34 +82,59 @@ def is_lock_error(exc: BaseException | None) -> bool:
     return False
 
 
+def lock_holder(exc: BaseException | None) -> str:
+    """Who holds the file, from DuckDB's lock error: "process 123 (python3.11)"."""
+    while exc is not None:
+        if match := re.search(r"held in (\S+) \(PID (\d+)\)", str(exc)):
+            return f"process {match[2]} ({Path(match[1]).name})"
+        exc = exc.__cause__
+    return "another process"
+
+
 def retry_on_lock(
     action: Callable[[], T],
     *,
     timeout_s: float = LOCK_WAIT_S,
     max_delay_s: float = _MAX_DELAY_S,
+    writer: bool = False,
+    waiting: Callable[[str], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> T:
     """Run ``action``, retrying with capped exponential backoff + jitter on lock errors.
 
-    Gives up after ``timeout_s`` seconds with :class:`WarehouseBusy`. Other errors propagate
-    at once. Writers use it too: ``retry_on_lock(lambda: connect(path))`` opens the
-    warehouse while a reader holds it briefly.
+    Gives up after ``timeout_s`` seconds with :class:`WarehouseBusy`, which says who held
+    the file (never DuckDB's own lock text). Other errors propagate at once. Writers
+    (``writer=True``) use it too, to open the warehouse while readers finish. ``waiting``
+    is called once, with a sentence to show, when the wait passes :data:`NOTICE_AFTER_S`.
     """
-    deadline = clock() + timeout_s
+    start = clock()
+    deadline = start + timeout_s
     delay = _FIRST_DELAY_S
+    noticed = waiting is None
     while True:
         try:
             return action()
         except Exception as exc:
             if not is_lock_error(exc):
                 raise
+            holder = lock_holder(exc)
             if clock() >= deadline:
                 raise WarehouseBusy(
-                    f"the warehouse stayed locked by another process for more than "
-                    f"{timeout_s:g} s: a writer keeps it open (writers must open it per batch "
-                    "and close it, see docs/dashboard.md)"
+                    f"{holder} kept the warehouse open for more than {timeout_s:g} s "
+                    + (
+                        "(a reader, e.g. a long SQL query, or another writer)"
+                        if writer
+                        else "while writing (writers open it per batch and close it; see "
+                        "docs/dashboard.md)"
+                    )
                 ) from exc
+            if not noticed and clock() - start >= NOTICE_AFTER_S:
+                noticed = True
+                what = "reading or writing" if writer else "writing"
+                waiting(  # type: ignore[misc]
+                    f"waiting for {holder}, which is {what} the warehouse (up to {timeout_s:g} s)"
+                )
         sleep(min(delay * random.uniform(0.5, 1.5), max(0.0, deadline - clock())))
         delay = min(delay * 2, max_delay_s)
 
@@ -263,10 +294,16 @@ def _writer_waiting(path: Path) -> bool:
         return False
 
 
-def connect_writer(path: Path | str, *, timeout_s: float = 2 * LOCK_WAIT_S):
+def connect_writer(
+    path: Path | str,
+    *,
+    timeout_s: float = WRITER_WAIT_S,
+    waiting: Callable[[str], None] | None = None,
+) -> duckdb.DuckDBPyConnection:
     """Open the warehouse read-write (``warehouse.db.connect``) without starving or being
     starved by readers: announce the intent (readers in every process then hold back new
-    opens), retry while readers finish, withdraw the announcement once open.
+    opens), retry while readers finish, withdraw the announcement once open. ``waiting``
+    hears, once, what a wait longer than :data:`NOTICE_AFTER_S` is for.
 
     Writers open per batch with this, write in one short transaction, and close.
     """
@@ -282,7 +319,9 @@ def connect_writer(path: Path | str, *, timeout_s: float = 2 * LOCK_WAIT_S):
         return connect(path)
 
     try:
-        return retry_on_lock(attempt, timeout_s=timeout_s, max_delay_s=0.05)
+        return retry_on_lock(
+            attempt, timeout_s=timeout_s, max_delay_s=0.05, writer=True, waiting=waiting
+        )
     finally:
         intent.unlink(missing_ok=True)
 
@@ -296,11 +335,17 @@ class ShortWrites:
     path (tests, one-shot commands), it lends that connection and never closes it.
     """
 
-    def __init__(self, target: duckdb.DuckDBPyConnection | Path | str) -> None:
+    def __init__(
+        self,
+        target: duckdb.DuckDBPyConnection | Path | str,
+        *,
+        waiting: Callable[[str], None] | None = None,
+    ) -> None:
         if isinstance(target, duckdb.DuckDBPyConnection):
             self.path, self.connection = None, target
         else:
             self.path, self.connection = Path(target), None
+        self.waiting = waiting
         self.opened = 0
 
     @classmethod
@@ -313,7 +358,7 @@ class ShortWrites:
             yield self.connection
             return
         assert self.path is not None
-        con = connect_writer(self.path)
+        con = connect_writer(self.path, waiting=self.waiting)
         self.opened += 1
         try:
             yield con
