@@ -100,6 +100,8 @@ def _physical_lines(path: Path) -> Iterator[tuple[int, bytes]]:
         for number, line in enumerate(fh, start=1):
             if line[0] == 0xEF and line.startswith(BOM):  # the first test is the cheaper
                 line = line[len(BOM) :]
+                if not line:  # the BOM of an empty file joined at the end
+                    continue
             if not line.isspace():
                 yield number, line
 
@@ -158,6 +160,8 @@ def iter_json_payloads(path: Path, fmt: str) -> Iterator[Any | Reject]:
         for number, line in enumerate(fh, start=1):
             if line[0] == 0xEF and line.startswith(BOM):  # the first test is the cheaper
                 line = line[len(BOM) :]
+                if not line:  # the BOM of an empty file joined at the end
+                    continue
             if line.isspace():
                 continue
             try:
@@ -185,6 +189,8 @@ def iter_json_lines(path: Path, fmt: str) -> Iterator[Any | Reject | Line]:
         for number, line in enumerate(fh, start=1):
             if line[0] == 0xEF and line.startswith(BOM):  # the first test is the cheaper
                 line = line[len(BOM) :]
+                if not line:  # the BOM of an empty file joined at the end
+                    continue
             if not line.isspace():
                 yield Line(line, number, name)
 

@@ -269,3 +269,10 @@ def test_csv_not_utf8_at_all_is_refused_with_the_line(tmp_path: Path) -> None:
     path.write_bytes("id,text,created_at\n1,café,1\n2,naïve,2\n".encode("latin-1"))
     with pytest.raises(InputFileError, match=r"not UTF-8 text \(byte 24, line 2\)"):
         list(iter_payloads(path, "csv"))
+
+
+def test_a_bom_alone_at_the_end_is_no_line(tmp_path: Path) -> None:
+    path = tmp_path / "joined.jsonl"  # cat a.jsonl empty.jsonl, the empty one with a BOM
+    path.write_bytes(b'{"a": 1}\n' + BOM)
+    assert list(iter_payloads(path, "jsonl")) == [{"a": 1}]
+    assert [line.text for line in iter_json_lines(path, "jsonl")] == [b'{"a": 1}\n']
