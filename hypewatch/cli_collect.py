@@ -7,6 +7,7 @@ Registered in :mod:`hypewatch.cli` with ``app.command("collect")(collect_command
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -50,8 +51,7 @@ def collect_command(
     from hypewatch.cli import close_writer, db_path, load_campaign_named, open_writer, out
     from hypewatch.collect import collect
     from ingest.collectors import get_collector
-    from warehouse.db import connect_readonly
-    from warehouse.read import ShortWrites
+    from warehouse.read import ShortWrites, reading
 
     for name in source or ():
         get_collector(name)
@@ -59,12 +59,8 @@ def collect_command(
     start, end = parse_when(since, "--since"), parse_when(until, "--until")
     path = db_path(db)
     if dry_run:  # writes nothing: reads the stored cursors when the warehouse exists
-        con = connect_readonly(path) if path.exists() else None
-        try:
+        with reading(path) if path.exists() else nullcontext() as con:
             reports = collect(con, camp, source, start, end, dry_run=True)
-        finally:
-            if con is not None:
-                con.close()
     else:
         # The warehouse is opened per stored page (readers keep reading between pages),
         # then once more at the end to refresh the dashboard's aggregates.

@@ -38,17 +38,14 @@ def eval_demo_command(
 
     from analysis.truth_eval import label_quality, topic_quality
     from hypewatch.cli import db_path
-    from warehouse.db import connect_readonly
+    from warehouse.read import reading
 
-    con = connect_readonly(db_path(db))
-    try:
+    with reading(db_path(db)) as con:
         if campaign is None:
             names = [r[0] for r in con.execute("SELECT DISTINCT campaign FROM posts").fetchall()]
             campaign = names[0] if len(names) == 1 else None
         labels = label_quality(con, campaign)
         topics = topic_quality(con, campaign)
-    finally:
-        con.close()
     if not labels:
         raise ValueError("no labelled simulated posts: run `hypewatch demo` (or analyze) first")
     if as_json:
