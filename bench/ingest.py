@@ -1,6 +1,7 @@
 """Ingest throughput: parse + upsert of simulated posts into an empty warehouse, then again.
 
-    python bench/ingest.py [--size 200000] [--repeat 3] [--mode all|in-process|pool|files]
+    python bench/ingest.py [--size 200000] [--repeat 3]
+        [--mode all|in-process|pool|files|files-short]
 
 Prints a table. The target on a 2-core machine is >= 50,000 posts/s for the first load.
 Three import paths run side by side in each repeat: in-process (the parsing thread
@@ -8,7 +9,9 @@ overlapped with one DuckDB writer thread), pool (worker processes parse and prep
 main process only writes; what `hypewatch demo` uses for big sizes: the simulator's
 payloads are Python objects, serialised for the workers) and files (the same payloads
 written beforehand, untimed, as one JSONL file per format, whose lines go to the workers
-undecoded: what `hypewatch import` does with a big file, here with one pool for the five).
+undecoded, here with one pool for the five), and files-short: the same, but opening the
+warehouse for each batch and closing it after (``ShortWrites``), so readers get in between
+batches: what `hypewatch import` does; the difference is the price of letting readers in.
 Each stage runs ``--repeat`` times (a fresh warehouse each time); the table gives the best
 and the median run, and the load average before and after (these machines are shared:
 compare figures only between runs with a similar load).
@@ -42,6 +45,7 @@ from ingest.files import iter_json_lines  # noqa: E402
 from ingest.parsers import get_format  # noqa: E402
 from ingest.simulator import simulate  # noqa: E402
 from warehouse.db import connect  # noqa: E402
+from warehouse.read import ShortWrites  # noqa: E402
 
 
 def grouped(payloads: list[tuple[str, object]]) -> dict[str, list[object]]:
@@ -51,7 +55,7 @@ def grouped(payloads: list[tuple[str, object]]) -> dict[str, list[object]]:
     return groups
 
 
-MODES = ("in-process", "pool", "files")
+MODES = ("in-process", "pool", "files", "files-short")
 
 
 def write_files(groups: dict[str, list[object]], folder: Path) -> dict[str, Path]:
@@ -74,16 +78,21 @@ def load(
     start = time.perf_counter()
     new = updated = 0
     if mode != "in-process":  # as build_demo: all formats in one stream of chunks
+        short = mode == "files-short"
+        if short:
+            con.close()
         with ParsePool() as pool:
             jobs = [
                 ImportJob(
                     fmt,
-                    iter_json_lines(files[fmt], fmt) if mode == "files" else items,
+                    iter_json_lines(files[fmt], fmt) if mode.startswith("files") else items,
                     f"bench:{fmt}",
                 )
                 for fmt, items in groups.items()
             ]
-            results = import_pooled(con, pool, jobs)
+            results = import_pooled(ShortWrites(db) if short else con, pool, jobs)
+        if short:
+            con = connect(db)
     else:
         with checkpoints_deferred(con):  # as build_demo: one checkpoint for all formats
             results = [
@@ -136,7 +145,8 @@ def main() -> None:
 
     modes = MODES if args.mode == "all" else (args.mode,)
     payload_dir = tempfile.TemporaryDirectory()  # the JSONL files, written once, untimed
-    files = write_files(groups, Path(payload_dir.name)) if "files" in modes else {}
+    with_files = any(mode.startswith("files") for mode in modes)
+    files = write_files(groups, Path(payload_dir.name)) if with_files else {}
     parse_s: list[float] = []
     first_s: dict[str, list[float]] = {mode: [] for mode in modes}
     again_s: dict[str, list[float]] = {mode: [] for mode in modes}
@@ -165,14 +175,14 @@ def main() -> None:
     print(f"\ningest benchmark: {n_posts:,} simulated posts, {args.repeat} run(s) per stage")
     print(f"load average (1/5/15 min) before: {load_before}, after: {load_average()}\n")
     print(
-        f"| {'stage':<34} | {'posts':>9} | {'best s':>7} | {'median s':>8} "
+        f"| {'stage':<38} | {'posts':>9} | {'best s':>7} | {'median s':>8} "
         f"| {'best posts/s':>12} | {'median posts/s':>14} | note"
     )
-    print(f"|{'-' * 36}|{'-' * 11}|{'-' * 9}|{'-' * 10}|{'-' * 14}|{'-' * 16}|------")
+    print(f"|{'-' * 40}|{'-' * 11}|{'-' * 9}|{'-' * 10}|{'-' * 14}|{'-' * 16}|------")
     for name, n, runs, note in rows:
         best, median = min(runs), statistics.median(runs)
         print(
-            f"| {name:<34} | {n:>9,} | {best:>7.2f} | {median:>8.2f} "
+            f"| {name:<38} | {n:>9,} | {best:>7.2f} | {median:>8.2f} "
             f"| {n / best:>12,.0f} | {n / median:>14,.0f} | {note}"
         )
     print(f"\nwarehouse file after both loads: {size_mb:.0f} MB")
