@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -508,10 +509,12 @@ def _print_status(path: Path) -> None:
         cur = con.execute(
             "SELECT run_id, source, status, "
             "strftime(started_at, '%Y-%m-%d %H:%M:%S') AS started, "
-            "fetched, new, updated, rejected, coalesce(error, '') AS error "
+            "fetched, new, updated, rejected, coalesce(error, '') AS error, "
+            "owner_host, owner_pid, owner_start "
             "FROM collection_runs ORDER BY run_id DESC LIMIT 10"
         )
-        _print_rows([d[0] for d in cur.description], cur.fetchall(), 10, "last runs")
+        columns = [d[0] for d in cur.description][:-3]
+        _print_rows(columns, [_run_row(row) for row in cur.fetchall()], 10, "last runs")
         cur = con.execute(
             "SELECT format, reason[:90] AS reason, count(*) AS n "
             "FROM rejects GROUP BY ALL ORDER BY n DESC LIMIT 10"
@@ -526,6 +529,19 @@ def _print_status(path: Path) -> None:
             out.print(
                 f"[bold yellow]{simulated:,} posts are SIMULATED[/] (see table simulated_truth)"
             )
+
+
+def _run_row(row: tuple) -> tuple:
+    """A ``collection_runs`` row for ``status``: a run whose process on this host is gone
+    shows as interrupted (the next writing command records it so)."""
+    *shown, host, pid, start = row
+    if shown[2] == "running" and host == socket.gethostname() and pid is not None:
+        from warehouse.writes import owner_alive
+
+        if not owner_alive(pid, start):
+            shown[2] = "interrupted"
+            shown[-1] = f"the process (pid {pid}) ended without closing the run"
+    return tuple(shown)
 
 
 from hypewatch.cli_collect import collect_command, reparse_command  # noqa: E402

@@ -172,6 +172,16 @@ def test_runs_of_a_killed_process_are_interrupted_and_of_a_live_one_not(tmp_path
         owner.kill()
         owner.wait(timeout=30)
 
+    # `hypewatch status` reads only, and already shows the dead owner's run as interrupted
+    shown = subprocess.run(
+        [sys.executable, "-m", "hypewatch.cli", "status", "--db", str(db)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "interrupted" in shown.stdout and f"pid {owner.pid}" in shown.stdout, shown.stdout
+
     con = connect(db)
     assert con.execute(
         "SELECT run_id, status, error IS NULL FROM collection_runs ORDER BY run_id"

@@ -85,12 +85,15 @@ class SourceReport:
 
 
 def _close_stale_runs(con: duckdb.DuckDBPyConnection, source: str, query: str) -> None:
-    """Runs left ``running`` by a killed process are closed as ``failed`` (their stored
-    pages and cursor stay valid: the new run resumes from them)."""
+    """Runs left ``running`` without a recorded owner (written before migration 0011) are
+    closed as ``interrupted`` (their stored pages and cursor stay valid: the new run resumes
+    from them). Runs with an owner are closed by ``warehouse.db.connect`` once their process
+    is gone, and never while it still runs (another collector may be working)."""
     con.execute(
-        "UPDATE collection_runs SET status = 'failed', ended_at = ?, "
+        "UPDATE collection_runs SET status = 'interrupted', ended_at = ?, "
         "error = coalesce(error, 'interrupted: the process ended before closing the run') "
-        "WHERE source = ? AND query IS NOT DISTINCT FROM ? AND status = 'running'",
+        "WHERE source = ? AND query IS NOT DISTINCT FROM ? AND status = 'running' "
+        "AND owner_pid IS NULL",
         [utcnow(), source, query],
     )
 
@@ -163,8 +166,8 @@ def run_request(
             "%s %s: unexpected error\n%s", collector.name, request.query, traceback.format_exc()
         )
         report.status, report.error = "failed", redact(f"{type(exc).__name__}: {exc}")
-    except BaseException:
-        finish("failed", "interrupted")
+    except BaseException as exc:  # Ctrl-C, SystemExit
+        finish("interrupted", "stopped by Ctrl-C" if isinstance(exc, KeyboardInterrupt) else None)
         raise
     finish(report.status, report.error)
     if report.error:

@@ -43,6 +43,7 @@ from ingest.collectors.reddit import RedditCollector
 from ingest.collectors.x import XCollector
 from tests.collectors.conftest import NOW, FakeClock, make_campaign, make_settings, rows, runs
 from warehouse.db import connect
+from warehouse.writes import start_run
 
 
 def hn_page(*ids: int) -> dict:
@@ -171,8 +172,17 @@ def test_runs_left_running_by_a_killed_process_are_closed(con, clock):
     run_source(con, collector, CAMPAIGN)
     assert collector.seen_cursors["q"] == '{"n": 7}'
     statuses = rows(con, "SELECT status, error FROM collection_runs ORDER BY run_id")
-    assert statuses[0][0] == "failed" and "interrupted" in statuses[0][1]
+    assert statuses[0][0] == "interrupted" and "interrupted" in statuses[0][1]
     assert statuses[1] == ("ok", None)
+
+
+def test_a_run_whose_owner_still_runs_is_left_open(con, clock):
+    other = start_run(con, "scripted", campaign=CAMPAIGN.name, query="q")  # this live process
+    collector = Scripted({"q": [page(8, 1)]}, clock=clock, sleep=clock.sleep)
+    run_source(con, collector, CAMPAIGN)
+    statuses = rows(con, "SELECT run_id, status FROM collection_runs ORDER BY run_id")
+    assert statuses[0] == (other, "running")  # another collector's run is not closed under it
+    assert statuses[1][1] == "ok"
 
 
 def test_interrupt_closes_the_run_and_propagates(con, clock):
@@ -180,7 +190,7 @@ def test_interrupt_closes_the_run_and_propagates(con, clock):
     with pytest.raises(KeyboardInterrupt):
         run_source(con, collector, CAMPAIGN)
     assert rows(con, "SELECT status, error, cursor_after FROM collection_runs") == [
-        ("failed", "interrupted", '{"n":1}')
+        ("interrupted", "stopped by Ctrl-C", '{"n":1}')
     ]
 
 
