@@ -358,6 +358,8 @@ def timed(path: Path, call: Callable, runs: int) -> tuple[float, float, float, f
 
 SQL_PAGE = {
     "the page's example": "SELECT platform, date_trunc('day', created_at) AS day_utc, "
+    "count(*) AS posts FROM post_facts GROUP BY ALL ORDER BY day_utc, platform",
+    "the same on posts_enriched": "SELECT platform, date_trunc('day', created_at) AS day_utc, "
     "count(*) AS posts FROM posts_enriched GROUP BY ALL ORDER BY day_utc, platform",
     "1,000 enriched posts": "SELECT * FROM posts_enriched LIMIT 1000",
     "text search": "SELECT post_id, text FROM posts WHERE text ILIKE '%miyazaki%' LIMIT 500",
@@ -388,21 +390,24 @@ def sql_page(path: Path, runs: int) -> None:
         f"\n| {'SQL page query':<24} | in-process p50 | p95 | sandbox warm p50 | p95 "
         "| fresh worker p50 | p95 |"
     )
-    print(f"|{'-' * 26}|{'-' * 16}|-----|{'-' * 18}|-----|{'-' * 18}|-----|")
-    worst = 0.0
+    print(f"|{'-' * 28}|{'-' * 16}|-----|{'-' * 18}|-----|{'-' * 18}|-----|")
+    worst = worst_in_process = 0.0
     for name, sql in SQL_PAGE.items():
         in_process(sql), sandboxed(sql, False)  # warm-up, untimed
         a = _percentiles([in_process(sql) for _ in range(runs)])
         b = _percentiles([sandboxed(sql, False) for _ in range(runs)])
         c = _percentiles([sandboxed(sql, True) for _ in range(runs)])
-        worst = max(worst, b[1])
+        worst, worst_in_process = max(worst, b[1]), max(worst_in_process, a[1])
         print(
-            f"| {name:<24} | {a[0]:>14.0f} | {a[1]:>3.0f} | {b[0]:>16.0f} | {b[1]:>3.0f} "
+            f"| {name:<26} | {a[0]:>14.0f} | {a[1]:>3.0f} | {b[0]:>16.0f} | {b[1]:>3.0f} "
             f"| {c[0]:>16.0f} | {c[1]:>3.0f} |",
             flush=True,
         )
     verdict = "met" if worst <= SQL_TARGET_MS else "NOT met"
-    print(f"worst sandbox warm p95 {worst:.0f} ms; target <= {SQL_TARGET_MS:.0f} ms: {verdict}")
+    print(
+        f"worst sandbox warm p95 {worst:.0f} ms (in-process {worst_in_process:.0f} ms); "
+        f"target <= {SQL_TARGET_MS:.0f} ms: {verdict}"
+    )
 
 
 SQL_TARGET_MS = 300.0

@@ -109,7 +109,7 @@ class Settings(BaseSettings):
     """Size of a query's result at most (Arrow bytes); the rest is cut off."""
     sql_timeout_s: float = 10.0
     """Time limit of a query (``--timeout`` and the page may ask for another)."""
-    sql_memory_mb: int = 1024
+    sql_memory_mb: int = 2048
     """Memory a query may use, whole worker process included (not only DuckDB's buffers)."""
     sql_threads: int = 2
     """DuckDB threads per query."""

@@ -9,8 +9,9 @@ no spilling to disk, and these limits (:class:`SandboxLimits`, set from
   it was cut, and by which);
 - **time**: the worker interrupts the query at the deadline; if it does not stop within
   :data:`KILL_GRACE_S` (one call DuckDB cannot interrupt), the process is killed;
-- **memory**: DuckDB's ``memory_limit`` plus an address-space cap on the whole process, so
-  memory outside DuckDB's buffer manager (Arrow, long strings) is bounded too.
+- **memory**: DuckDB's ``memory_limit`` (3/4 of it) plus an address-space cap on the
+  whole process, so memory outside DuckDB's buffer manager (Arrow, long strings) is
+  bounded too.
 
 Every outcome is a :class:`SqlResult` or a one-line :class:`QueryRefused` naming the limit.
 A process (the dashboard) keeps up to ``workers`` warm workers per warehouse and reuses
@@ -53,7 +54,7 @@ class SandboxLimits:
     max_rows: int = 10_000
     max_bytes: int = 64 * 2**20
     timeout_s: float = 10.0
-    memory_mb: int = 1024
+    memory_mb: int = 2048
     threads: int = 2
     workers: int = 2
     """Queries that may run at once per warehouse (one worker process each)."""

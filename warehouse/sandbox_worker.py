@@ -64,7 +64,9 @@ def receive(stream: BinaryIO) -> Any:
 def duckdb_settings(memory_mb: int, threads: int) -> dict[str, str]:
     """The DuckDB options of a sandbox instance (on top of :func:`warehouse.read.reading`'s)."""
     return {
-        "memory_limit": f"{max(memory_mb // 2, 32)}MB",  # the rest: Arrow, strings, results
+        # the rest of the budget: Arrow, strings, the result (DuckDB's own share at 1/2
+        # made joins over a million posts 30% slower: fewer hash-table partitions in memory)
+        "memory_limit": f"{max(memory_mb * 3 // 4, 32)}MB",
         "threads": str(threads),
         "temp_directory": "",  # no spilling: the memory limit holds, and no <db>.tmp/ access
     }

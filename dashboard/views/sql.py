@@ -9,7 +9,7 @@ from warehouse.sandbox import QueryRefused
 from warehouse.schema_docs import schema_docs
 
 EXAMPLE = """SELECT platform, date_trunc('day', created_at) AS day_utc, count(*) AS posts
-FROM posts_enriched
+FROM post_facts
 GROUP BY ALL
 ORDER BY day_utc, platform"""
 
