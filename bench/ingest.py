@@ -1,7 +1,7 @@
 """Ingest throughput: parse + upsert of simulated posts into an empty warehouse, then again.
 
     python bench/ingest.py [--size 200000] [--repeat 3]
-        [--mode all|in-process|pool|files|files-short]
+        [--mode all|in-process|pool|files|files-short|files-held]
 
 Prints a table. The target on a 2-core machine is >= 50,000 posts/s for the first load.
 Three import paths run side by side in each repeat: in-process (the parsing thread
@@ -9,9 +9,10 @@ overlapped with one DuckDB writer thread), pool (worker processes parse and prep
 main process only writes; what `hypewatch demo` uses for big sizes: the simulator's
 payloads are Python objects, serialised for the workers) and files (the same payloads
 written beforehand, untimed, as one JSONL file per format, whose lines go to the workers
-undecoded, here with one pool for the five), and files-short: the same, but opening the
-warehouse for each batch and closing it after (``ShortWrites``), so readers get in between
-batches: what `hypewatch import` does; the difference is the price of letting readers in.
+undecoded, here with one pool for the five), files-short: the same, but opening the
+warehouse for each batch and closing it after (``ShortWrites``): the price of letting a
+reader in at every batch, and files-held: what `hypewatch import` does
+(``import_writes``): the file stays open between batches until a reader waits.
 Each stage runs ``--repeat`` times (a fresh warehouse each time); the table gives the best
 and the median run, and the load average before and after (these machines are shared:
 compare figures only between runs with a similar load).
@@ -40,6 +41,7 @@ from hypewatch.pipeline import (  # noqa: E402
     gc_paused,
     import_payloads,
     import_pooled,
+    import_writes,
 )
 from ingest.files import iter_json_lines  # noqa: E402
 from ingest.parsers import get_format  # noqa: E402
@@ -55,7 +57,7 @@ def grouped(payloads: list[tuple[str, object]]) -> dict[str, list[object]]:
     return groups
 
 
-MODES = ("in-process", "pool", "files", "files-short")
+MODES = ("in-process", "pool", "files", "files-short", "files-held")
 
 
 def write_files(groups: dict[str, list[object]], folder: Path) -> dict[str, Path]:
@@ -78,9 +80,10 @@ def load(
     start = time.perf_counter()
     new = updated = 0
     if mode != "in-process":  # as build_demo: all formats in one stream of chunks
-        short = mode == "files-short"
+        short = mode in ("files-short", "files-held")
         if short:
             con.close()
+        target = ShortWrites(db) if mode == "files-short" else import_writes(db) if short else con
         with ParsePool() as pool:
             jobs = [
                 ImportJob(
@@ -90,7 +93,7 @@ def load(
                 )
                 for fmt, items in groups.items()
             ]
-            results = import_pooled(ShortWrites(db) if short else con, pool, jobs)
+            results = import_pooled(target, pool, jobs)
         if short:
             con = connect(db)
     else:

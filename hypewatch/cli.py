@@ -21,7 +21,6 @@ from hypewatch.campaigns import Campaign, CampaignError, find_campaign
 from hypewatch.settings import get_settings
 from ingest.files import InputFileError
 from warehouse.db import WarehouseError
-from warehouse.read import ShortWrites
 from warehouse.sandbox import QueryRefused
 
 app = typer.Typer(
@@ -147,7 +146,7 @@ def import_(
     db: DbOption = None,
 ) -> None:
     """Load a file of native payloads; prints fetched/new/updated/rejected counts."""
-    from hypewatch.pipeline import import_file
+    from hypewatch.pipeline import import_file, import_writes
     from ingest.parsers import get_format
 
     get_format(format)
@@ -158,8 +157,8 @@ def import_(
     path = db_path(db)
     with _progress() as progress:
         task = progress.add_task(f"importing {file.name}", total=None)
-        # Each batch opens the warehouse and closes it: readers get in between batches.
-        writes = ShortWrites(path, waiting=lambda said: progress.console.print(said))
+        # Readers get in between batches (the import closes the file when one waits).
+        writes = import_writes(path, waiting=lambda said: progress.console.print(said))
         run_id, counts = import_file(
             writes,
             file,

@@ -48,16 +48,31 @@ Progress = Callable[[int], None]
 
 Target = ShortWrites | duckdb.DuckDBPyConnection | Path
 """Where an import writes: a connection it may hold throughout (the demo, tests), or a
-warehouse path / :class:`~warehouse.read.ShortWrites` that it opens for each batch and
-closes after, so readers (the dashboard, ``hypewatch sql``, ``status``) get in between."""
+warehouse path / :class:`~warehouse.read.ShortWrites` (see :func:`import_writes`) that
+lets readers (the dashboard, ``hypewatch sql``, ``status``) in between batches."""
+
+
+def import_writes(path: Path, waiting: Callable[[str], None] | None = None) -> ShortWrites:
+    """How ``hypewatch import`` writes: the warehouse stays open from batch to batch while
+    no reader waits; when one does (it found the file locked), the import closes it after
+    the current batch, lets the reader in and reopens. Checkpoints are deferred as in
+    :func:`checkpoints_deferred` while it is open."""
+
+    def bulk(con: duckdb.DuckDBPyConnection) -> None:
+        con.execute(f"SET checkpoint_threshold = '{BULK_CHECKPOINT_THRESHOLD}'")
+
+    return ShortWrites(path, hold=True, waiting=waiting, on_open=bulk)
 
 
 @contextmanager
 def _bulk(writes: ShortWrites) -> Iterator[None]:
-    """:func:`checkpoints_deferred` on a held connection; a writer that closes after each
-    batch checkpoints as it closes instead (the price of letting readers in)."""
+    """:func:`checkpoints_deferred` on a lent connection; a :class:`ShortWrites` connection
+    is closed at the end (or when a reader waits), which checkpoints."""
     if writes.connection is None:
-        yield
+        try:
+            yield
+        finally:
+            writes.release()
         return
     with checkpoints_deferred(writes.connection):
         yield
@@ -321,21 +336,26 @@ def import_file(
     get_format(fmt)  # unknown format or bad mapping: fail before touching the warehouse
     if problem := mapping_problem(mapping):
         raise ValueError(f"--map: {problem}")
-    writes = ShortWrites.of(target)
-    if campaign is not None:
-        with writes.open() as con:
-            store_campaign(con, campaign)
-    kwargs = {
-        "source": f"import:{fmt}",
-        "campaign": campaign.name if campaign else None,
-        "query": str(path),
-        "mapping": mapping,
-        "progress": progress,
-    }
-    if fmt != "csv" and path.is_file() and pool_pays(path.stat().st_size // FILE_BYTES_PER_POST):
-        with ParsePool() as pool:  # lines go to the workers undecoded
-            return import_payloads(writes, fmt, iter_json_lines(path, fmt), pool=pool, **kwargs)
-    return import_payloads(writes, fmt, iter_payloads(path, fmt), **kwargs)
+    writes = ShortWrites.of(target) if not isinstance(target, Path) else import_writes(target)
+    try:
+        if campaign is not None:
+            with writes.open() as con:
+                store_campaign(con, campaign)
+        kwargs = {
+            "source": f"import:{fmt}",
+            "campaign": campaign.name if campaign else None,
+            "query": str(path),
+            "mapping": mapping,
+            "progress": progress,
+        }
+        expected = path.stat().st_size // FILE_BYTES_PER_POST if path.is_file() else 0
+        if fmt != "csv" and pool_pays(expected):
+            with ParsePool() as pool:  # lines go to the workers undecoded
+                lines = iter_json_lines(path, fmt)
+                return import_payloads(writes, fmt, lines, pool=pool, **kwargs)
+        return import_payloads(writes, fmt, iter_payloads(path, fmt), **kwargs)
+    finally:
+        writes.release()
 
 
 @dataclass

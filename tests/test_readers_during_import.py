@@ -19,21 +19,22 @@ HYPEWATCH = [sys.executable, "-m", "hypewatch.cli"]
 POSTS = 3_000
 
 # A real import in another process: 30 batches of 100 posts, each written in its own
-# transaction; between batches the importer "parses" for 0.1 s (the progress callback).
+# transaction; between batches the importer "parses" for 0.1 s (the progress callback),
+# holding the file unless a reader waits.
 IMPORTER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
 
-    from hypewatch.pipeline import import_payloads
+    from hypewatch.pipeline import import_payloads, import_writes
     from ingest.files import iter_payloads
-    from warehouse.read import ShortWrites
 
     def parsing(_: int) -> None:
         print("batch", flush=True)
         time.sleep(0.1)
 
-    writes = ShortWrites(sys.argv[1], waiting=lambda said: print(said, file=sys.stderr))
+    # as `hypewatch import`: the file stays open between batches until a reader waits
+    writes = import_writes(Path(sys.argv[1]), waiting=lambda said: print(said, file=sys.stderr))
     payloads = iter_payloads(Path(sys.argv[2]), "hn")
     _, counts = import_payloads(
         writes, "hn", payloads, source="import:hn", batch_posts=100, progress=parsing

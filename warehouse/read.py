@@ -30,7 +30,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -50,6 +50,10 @@ LOCK_WAIT_S = 15.0
 WRITER_WAIT_S = 180.0
 """Longest time a writer waits for readers: longer than the longest SQL query the page
 allows (120 s), so a long read delays an import but never makes it fail."""
+READER_TURN_S = 0.2
+"""How long a writer holds back before reopening when a reader is waiting (readers retry
+every :data:`_READER_MAX_DELAY_S` at most while locked out, so they get in)."""
+_READER_MAX_DELAY_S = 0.05
 NOTICE_AFTER_S = 1.0
 """A wait longer than this is said (``waiting``): the user sees what the command waits for."""
 _FIRST_DELAY_S = 0.005
@@ -98,6 +102,7 @@ def retry_on_lock(
     max_delay_s: float = _MAX_DELAY_S,
     writer: bool = False,
     waiting: Callable[[str], None] | None = None,
+    on_locked: Callable[[], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> T:
@@ -106,7 +111,8 @@ def retry_on_lock(
     Gives up after ``timeout_s`` seconds with :class:`WarehouseBusy`, which says who held
     the file (never DuckDB's own lock text). Other errors propagate at once. Writers
     (``writer=True``) use it too, to open the warehouse while readers finish. ``waiting``
-    is called once, with a sentence to show, when the wait passes :data:`NOTICE_AFTER_S`.
+    is called once, with a sentence to show, when the wait passes :data:`NOTICE_AFTER_S`;
+    ``on_locked`` after each lock error (readers announce themselves with it).
     """
     start = clock()
     deadline = start + timeout_s
@@ -118,6 +124,8 @@ def retry_on_lock(
         except Exception as exc:
             if not is_lock_error(exc):
                 raise
+            if on_locked is not None:
+                on_locked()
             holder = lock_holder(exc)
             if clock() >= deadline:
                 raise WarehouseBusy(
@@ -261,7 +269,12 @@ def reading(
     deadline = time.monotonic() + timeout_s
     while _writer_waiting(path) and time.monotonic() < deadline:
         time.sleep(0.01)  # let the announced writer in first: readers never starve it
-    con = retry_on_lock(inst.acquire, timeout_s=max(0.0, deadline - time.monotonic()))
+    con = retry_on_lock(
+        inst.acquire,
+        timeout_s=max(0.0, deadline - time.monotonic()),
+        max_delay_s=_READER_MAX_DELAY_S,
+        on_locked=lambda: _announce(_read_intent_file(path)),
+    )
     try:
         yield con
     finally:
@@ -287,11 +300,33 @@ def _intent_file(path: Path) -> Path:
     return path.with_name(path.name + ".write-intent")
 
 
-def _writer_waiting(path: Path) -> bool:
+def _read_intent_file(path: Path) -> Path:
+    return path.with_name(path.name + ".read-intent")
+
+
+def _fresh(intent: Path) -> bool:
     try:
-        return time.time() - _intent_file(path).stat().st_mtime < INTENT_TTL_S
+        return time.time() - intent.stat().st_mtime < INTENT_TTL_S
     except OSError:
         return False
+
+
+def _writer_waiting(path: Path) -> bool:
+    return _fresh(_intent_file(path))
+
+
+def reader_waiting(path: Path | str) -> bool:
+    """Whether a reader found the file locked in the last :data:`INTENT_TTL_S` seconds."""
+    return _fresh(_read_intent_file(Path(path)))
+
+
+def _announce(intent: Path) -> None:
+    """Touch an intent file (at most every 0.1 s: a waiting reader retries often)."""
+    with suppress(OSError):
+        if time.time() - intent.stat().st_mtime < 0.1:
+            return
+    with suppress(OSError):  # a read-only folder: the writer then does not see the reader
+        intent.touch()
 
 
 def connect_writer(
@@ -318,6 +353,10 @@ def connect_writer(
         release_all(path)  # this process's own idle readers let go at once
         return connect(path)
 
+    if reader_waiting(path):  # a reader found the file locked by our last batch: its turn
+        _read_intent_file(path).unlink(missing_ok=True)
+        time.sleep(READER_TURN_S)
+
     try:
         return retry_on_lock(
             attempt, timeout_s=timeout_s, max_delay_s=0.05, writer=True, waiting=waiting
@@ -327,26 +366,36 @@ def connect_writer(
 
 
 class ShortWrites:
-    """Short write transactions for a long-running writer such as a collector.
+    """Short write transactions for a long-running writer such as a collector or an import.
 
     ``with writes.open() as con:`` opens the warehouse read-write (:func:`connect_writer`)
     for one write and closes it after, so the dashboard's readers get the file back while
     the writer waits on the network or a rate limit. Built on a connection instead of a
     path (tests, one-shot commands), it lends that connection and never closes it.
+
+    ``hold=True`` (imports: batch after batch, no waits between) keeps the file open from
+    one write to the next for as long as no reader is waiting (:func:`reader_waiting`),
+    so closing (a checkpoint each time) is paid only when a reader wants in; call
+    :meth:`release` when done. ``on_open`` runs on each new connection (e.g. settings).
     """
 
     def __init__(
         self,
         target: duckdb.DuckDBPyConnection | Path | str,
         *,
+        hold: bool = False,
         waiting: Callable[[str], None] | None = None,
+        on_open: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
     ) -> None:
         if isinstance(target, duckdb.DuckDBPyConnection):
             self.path, self.connection = None, target
         else:
             self.path, self.connection = Path(target), None
+        self.hold = hold
         self.waiting = waiting
+        self.on_open = on_open
         self.opened = 0
+        self._held: duckdb.DuckDBPyConnection | None = None
 
     @classmethod
     def of(cls, target: ShortWrites | duckdb.DuckDBPyConnection | Path | str) -> ShortWrites:
@@ -358,11 +407,30 @@ class ShortWrites:
             yield self.connection
             return
         assert self.path is not None
-        con = connect_writer(self.path, waiting=self.waiting)
-        self.opened += 1
+        con, self._held = self._held, None
+        if con is None:
+            con = connect_writer(self.path, waiting=self.waiting)
+            self.opened += 1
+            try:
+                if self.on_open is not None:
+                    self.on_open(con)
+            except BaseException:
+                con.close()
+                raise
+        keep = False
         try:
             yield con
+            keep = self.hold and not reader_waiting(self.path)
         finally:
+            if keep:
+                self._held = con
+            else:
+                con.close()
+
+    def release(self) -> None:
+        """Close a connection kept by ``hold`` (a no-op otherwise)."""
+        con, self._held = self._held, None
+        if con is not None:
             con.close()
 
 
