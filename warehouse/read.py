@@ -129,7 +129,7 @@ def retry_on_lock(
             holder = lock_holder(exc)
             if clock() >= deadline:
                 raise WarehouseBusy(
-                    f"{holder} kept the warehouse open for more than {timeout_s:g} s "
+                    f"{holder} kept the warehouse open for more than {timeout_s:.3g} s "
                     + (
                         "(a reader, e.g. a long SQL query, or another writer)"
                         if writer

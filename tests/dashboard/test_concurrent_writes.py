@@ -154,7 +154,7 @@ def test_a_writer_that_keeps_the_file_open_gets_a_clear_busy_message(tmp_path: P
         assert holder.stdout.readline().strip() == "open"
         start = time.monotonic()
         with (
-            pytest.raises(WarehouseBusy, match="writers must open it per batch"),
+            pytest.raises(WarehouseBusy, match="writers open it per batch"),
             reading(path, timeout_s=0.5),
         ):
             pass
