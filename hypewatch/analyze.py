@@ -11,7 +11,7 @@ text features), the stored embeddings are reused: no encoder pass at all.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -106,6 +106,90 @@ def stored_embeddings(
     return column.flatten().to_numpy().reshape(len(column), -1)
 
 
+@dataclass
+class Models:
+    """The encoder and task heads one analyze run uses (loaded once per process or actor)."""
+
+    encoder: Encoder
+    classifiers: dict
+
+    @property
+    def model_ids(self) -> dict[str, str]:
+        return {task: c.model_id for task, c in self.classifiers.items()}
+
+    @property
+    def needs_views(self) -> bool:
+        """Whether a head reads more than the stored sentence embedding (then every chunk
+        is encoded, even when its embeddings are stored)."""
+        return any(getattr(c, "needs_encoder_views", False) for c in self.classifiers.values())
+
+
+def load_models(settings: Settings, device: str | None = None) -> Models:
+    """The encoder and the current head of every task, as the settings name them."""
+    encoder = make_encoder(settings, device)
+    classifiers = {
+        task: load_classifier(
+            task,
+            getattr(settings, f"{task}_model"),
+            device=encoder.device,
+            allow_download=settings.allow_model_download,
+            encoder_name=encoder.info.name,
+        )
+        for task in TASKS
+    }
+    return Models(encoder, classifiers)
+
+
+def annotate_chunk(
+    models: Models,
+    ids: list[str],
+    texts: list[str],
+    has_embedding: np.ndarray,
+    has_label: dict[str, np.ndarray],
+    *,
+    batch: int | None,
+    stored: Callable[[], np.ndarray] | None = None,
+) -> tuple[pa.Table, list[pa.Table], bool]:
+    """One chunk of pending posts: the embeddings and labels it lacks, as the tables
+    ``store_analysis`` takes, and whether the encoder ran.
+
+    ``stored`` gives the chunk's stored embeddings when all of them are stored and no head
+    needs more than that (only a head changed): then nothing is encoded. Both engines
+    (local, Ray) call this on the same chunks, so they store the same rows.
+    """
+    encoder = models.encoder
+    if stored is None or models.needs_views or not has_embedding.all():
+        encoded, ran = encoder.encode(texts, batch), True
+    else:
+        encoded, ran = EncodedBatch(stored()), False
+    new = ~has_embedding
+    at = utcnow()
+    emb = embeddings_table(
+        [i for i, keep in zip(ids, new, strict=True) if keep],
+        encoder.model_id,
+        encoded.embeddings[new],
+        at,
+    )
+    label_tables = []
+    for task, classifier in models.classifiers.items():
+        rows = np.flatnonzero(~has_label[task])
+        if not len(rows):
+            continue
+        labels, probs = classifier.classify(encoded.subset(rows), [texts[r] for r in rows])
+        label_tables.append(
+            labels_table(
+                [ids[r] for r in rows],
+                task,
+                classifier.model_id,
+                labels,
+                probs,
+                classifier.labels,
+                at,
+            )
+        )
+    return emb, label_tables, ran
+
+
 def analyze(
     con: duckdb.DuckDBPyConnection,
     settings: Settings,
@@ -118,84 +202,58 @@ def analyze(
     """Embed and label every post that needs it; returns what ran and how fast."""
     started = time.perf_counter()
     detect_languages(con, campaign)  # cheap (~20,000-30,000 posts/s)
-    encoder = make_encoder(settings, device)
-    classifiers = {
-        task: load_classifier(
-            task,
-            getattr(settings, f"{task}_model"),
-            device=encoder.device,
-            allow_download=settings.allow_model_download,
-            encoder_name=encoder.info.name,
-        )
-        for task in TASKS
-    }
+    models = load_models(settings, device)
+    encoder = models.encoder
     report = AnalyzeReport(
         device=encoder.device,
         backend=encoder.variant,
         encoder_id=encoder.model_id,
-        model_ids={task: c.model_id for task, c in classifiers.items()},
+        model_ids=models.model_ids,
     )
     with analysis_run(
         con, "analyze", campaign=campaign, models=[encoder.model_id, *report.model_ids.values()],
         device=encoder.device, backend=encoder.variant, started=started,
     ) as run:  # fmt: skip
         try:
-            _run(con, encoder, classifiers, report, settings, campaign, batch_size, progress)
+            _run(con, models, report, settings, campaign, batch_size, progress)
         finally:  # what was stored before a failure counts too
             run.posts = report.posts
             report.seconds = time.perf_counter() - started
     return report
 
 
+def chunks(todo: _Pending, size: int) -> Iterator[tuple[list[str], list[str], np.ndarray, dict]]:
+    """The pending posts cut into chunks of ``size`` (``HYPEWATCH_ANALYZE_CHUNK``), in
+    post id order: (ids, texts, has_embedding, has_label per task)."""
+    size = max(1, size)
+    for start in range(0, len(todo.post_ids), size):
+        end = start + size
+        yield (
+            todo.post_ids[start:end],
+            todo.texts[start:end],
+            todo.has_embedding[start:end],
+            {task: flags[start:end] for task, flags in todo.has_label.items()},
+        )
+
+
 def _run(
     con: duckdb.DuckDBPyConnection,
-    encoder: Encoder,
-    classifiers: dict,
+    models: Models,
     report: AnalyzeReport,
     settings: Settings,
     campaign: str | None,
     batch_size: int | None,
     progress: Progress | None,
 ) -> None:
-    todo = pending_posts(con, encoder.model_id, report.model_ids, campaign)
-    needs_views = any(getattr(c, "needs_encoder_views", False) for c in classifiers.values())
+    encoder_id = models.encoder.model_id
+    todo = pending_posts(con, encoder_id, report.model_ids, campaign)
     batch = batch_size or settings.batch_size or None
-    chunk = max(1, settings.analyze_chunk)
-    for start in range(0, len(todo.post_ids), chunk):
-        ids = todo.post_ids[start : start + chunk]
-        texts = todo.texts[start : start + chunk]
-        has_embedding = todo.has_embedding[start : start + chunk]
-        if needs_views or not has_embedding.all():
-            encoded = encoder.encode(texts, batch)
-            report.encoded += len(ids)
-        else:  # only a head changed: reuse the stored embeddings
-            encoded = EncodedBatch(stored_embeddings(con, ids, encoder.model_id))
-        new = ~has_embedding
-        at = utcnow()
-        emb = embeddings_table(
-            [i for i, keep in zip(ids, new, strict=True) if keep],
-            encoder.model_id,
-            encoded.embeddings[new],
-            at,
-        )
-        label_tables = []
-        for task, classifier in classifiers.items():
-            rows = np.flatnonzero(~todo.has_label[task][start : start + chunk])
-            if not len(rows):
-                continue
-            sub = encoded.subset(rows)
-            labels, probs = classifier.classify(sub, [texts[r] for r in rows])
-            label_tables.append(
-                labels_table(
-                    [ids[r] for r in rows],
-                    task,
-                    classifier.model_id,
-                    labels,
-                    probs,
-                    classifier.labels,
-                    at,
-                )
-            )
+    for ids, texts, has_embedding, has_label in chunks(todo, settings.analyze_chunk):
+        emb, label_tables, ran = annotate_chunk(
+            models, ids, texts, has_embedding, has_label, batch=batch,
+            stored=lambda ids=ids: stored_embeddings(con, ids, encoder_id),
+        )  # fmt: skip
+        report.encoded += len(ids) if ran else 0
         n_emb, n_lab = store_analysis(con, emb, label_tables)
         report.embeddings_stored += n_emb
         report.labels_stored += n_lab
