@@ -712,13 +712,15 @@ def start_analysis_run(
     models: Sequence[str],
     device: str | None = None,
     backend: str | None = None,
+    engine: str = "local",
+    workers: int | None = None,
 ) -> int:
     """Record the start of an analysis stage run; returns its ``run_id``."""
     return con.execute(
         "INSERT INTO analysis_runs (stage, campaign, models, device, backend, started_at, status, "
-        "owner_host, owner_pid, owner_start) "
-        "VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?) RETURNING run_id",
-        [stage, campaign, list(models), device, backend, utcnow(), *run_owner()],
+        "owner_host, owner_pid, owner_start, engine, workers) "
+        "VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?) RETURNING run_id",
+        [stage, campaign, list(models), device, backend, utcnow(), *run_owner(), engine, workers],
     ).fetchone()[0]
 
 
