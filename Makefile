@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 TORCH ?= torch==2.13.0
 EXTRAS ?= ml,collect,dashboard,report,dev
 
@@ -18,6 +19,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 
+# the tests also need the `scale` extra (Ray, for the Ray engine's tests); the demo does not
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS),scale]"
+	touch $(TEST_STAMP)
+
 demo: $(STAMP)
 	$(BIN)/hypewatch demo
 
@@ -31,7 +37,7 @@ browser:
 		&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_PACKAGES) >/dev/null; } \
 		|| echo "chromium or pdftoppm not installed: the browser and PDF tests will skip"
 
-test: $(STAMP) browser
+test: $(TEST_STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest

@@ -124,9 +124,12 @@ class Models:
         return any(getattr(c, "needs_encoder_views", False) for c in self.classifiers.values())
 
 
-def load_models(settings: Settings, device: str | None = None) -> Models:
-    """The encoder and the current head of every task, as the settings name them."""
-    encoder = make_encoder(settings, device)
+def load_models(
+    settings: Settings, device: str | None = None, threads: int | None = None
+) -> Models:
+    """The encoder and the current head of every task, as the settings name them
+    (``threads``: CPU threads of the encoder; default: all cores)."""
+    encoder = make_encoder(settings, device, threads)
     classifiers = {
         task: load_classifier(
             task,
@@ -262,9 +265,12 @@ def _run(
             progress(len(ids))
 
 
-def make_encoder(settings: Settings, device: str | None = None) -> Encoder:
+def make_encoder(
+    settings: Settings, device: str | None = None, threads: int | None = None
+) -> Encoder:
     """The encoder the settings name (the one ``analyze`` uses)."""
     return Encoder(
+        num_threads=threads,
         model=None if settings.encoder_model == "default" else settings.encoder_model,
         backend=settings.encoder_backend,
         device=device or settings.device,
