@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import sys
 import tempfile
@@ -427,8 +428,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = args.db or Path(tmp) / "bench.duckdb"
         if not path.exists():
+            start = time.perf_counter()
             for step, seconds in build(path, args.size).items():
                 print(f"build: {step}: {seconds:.1f} s")
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
+            print(
+                f"build: total {time.perf_counter() - start:.0f} s, peak RSS {peak:.1f} GiB, "
+                f"file {path.stat().st_size / 2**30:.1f} GiB"
+            )
         else:
             _complete(path)
         with reading(path) as con:
