@@ -3,25 +3,36 @@
 from __future__ import annotations
 
 import csv
-import functools
 import socket
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import duckdb
 import orjson
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from hypewatch.campaigns import Campaign, CampaignError, find_campaign
+from hypewatch import stages
+from hypewatch.cli_collect import collect_command, reparse_command
+from hypewatch.cli_common import (
+    INTERRUPTED_EXIT,
+    CampaignOption,
+    DbOption,
+    close_writer,
+    err,
+    friendly_errors,
+    out,
+    progress_bar,
+    warn,
+)
+from hypewatch.cli_dashboard import dashboard_command
+from hypewatch.cli_eval_demo import eval_demo_command
+from hypewatch.cli_report import report_command
+from hypewatch.cli_schedule import schedule_command
+from hypewatch.cli_topics import print_alerts, topics_command, trends_command
 from hypewatch.settings import get_settings
-from ingest.files import InputFileError
-from warehouse.db import WarehouseError
-from warehouse.sandbox import QueryRefused
+from hypewatch.stages import USER_ERRORS, db_path, load_campaign_named, open_writer
 
 app = typer.Typer(
     help="hypewatch: collect, store, classify and show how a launch lands online.",
@@ -29,97 +40,26 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-# Piped output (files, tests) is not folded at 80 columns.
-out = Console(width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
 
 DEFAULT_CAMPAIGN = "gpt4o-image-launch"
-USER_ERRORS = (
-    WarehouseError,
-    CampaignError,
-    InputFileError,
-    QueryRefused,
-    duckdb.Error,
-    ValueError,
-)
-
-F = TypeVar("F", bound=Callable[..., Any])
-
 
 REJECTS_EXIT = 3
 """``hypewatch import``'s exit status when some payloads were rejected (the rest stored)."""
-INTERRUPTED_EXIT = 130
-"""Exit status after Ctrl-C (128 + SIGINT), as shells report it."""
 
-
-def friendly_errors(func: F) -> F:
-    """Turn the errors a user can fix into one clear line on stderr and exit status 1, and
-    Ctrl-C into one line and exit status 130 (what was committed before stays stored)."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except USER_ERRORS as exc:
-            err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
-            raise typer.Exit(1) from None
-        except KeyboardInterrupt:
-            err.print(
-                "interrupted (Ctrl-C): what was committed before is stored; an unfinished "
-                "run is marked 'interrupted'",
-                highlight=False,
-            )
-            raise typer.Exit(INTERRUPTED_EXIT) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-DbOption = Annotated[
-    Path | None,
-    typer.Option("--db", help="Warehouse file (default: $HYPEWATCH_DB or data/hypewatch.duckdb)"),
+__all__ = [
+    "INTERRUPTED_EXIT",
+    "REJECTS_EXIT",
+    "USER_ERRORS",
+    "app",
+    "close_writer",
+    "db_path",
+    "err",
+    "friendly_errors",
+    "load_campaign_named",
+    "main",
+    "open_writer",
+    "out",
 ]
-CampaignOption = Annotated[
-    str | None, typer.Option("--campaign", help="Campaign name or .toml path")
-]
-
-
-def db_path(db: Path | None) -> Path:
-    return db or get_settings().db
-
-
-def open_writer(path: Path) -> duckdb.DuckDBPyConnection:
-    """A read-write connection that lets the dashboard's readers step aside first."""
-    from warehouse.read import connect_writer
-
-    return connect_writer(path)
-
-
-def close_writer(con: duckdb.DuckDBPyConnection, *, full_refresh: bool = False) -> None:
-    """Refresh the dashboard's aggregates with what this command wrote, then close."""
-    from warehouse.aggregates import refresh_aggregates
-
-    try:
-        refresh_aggregates(con, full=full_refresh)
-    except Exception as exc:  # the data is stored; never hide the command's own error
-        err.print(f"warning: dashboard aggregates not refreshed ({exc}); the next write retries")
-    finally:
-        con.close()
-
-
-def load_campaign_named(name: str) -> Campaign:
-    return find_campaign(name, get_settings().campaigns_dir)
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
-    )
 
 
 def _print_counts(title: str, rows: dict[str, Any]) -> None:
@@ -146,29 +86,24 @@ def import_(
     db: DbOption = None,
 ) -> None:
     """Load a file of native payloads; prints fetched/new/updated/rejected counts."""
-    from hypewatch.pipeline import import_file, import_writes
-    from ingest.parsers import get_format
-
-    get_format(format)
-    if not file.is_file():
-        raise InputFileError(f"{file} does not exist or is not a file")
+    stages.check_import(file, format)
     mapping = _parse_mapping(map_ or [])
     camp = load_campaign_named(campaign) if campaign else None
-    path = db_path(db)
-    with _progress() as progress:
+    with progress_bar() as progress:
         task = progress.add_task(f"importing {file.name}", total=None)
         # Readers get in between batches (the import closes the file when one waits).
-        writes = import_writes(path, waiting=lambda said: progress.console.print(said))
-        run_id, counts = import_file(
-            writes,
+        report = stages.import_stage(
+            db_path(db),
             file,
             format,
             campaign=camp,
-            mapping=mapping or None,
+            mapping=mapping,
             progress=lambda n: progress.advance(task, n),
+            waiting=lambda said: progress.console.print(said),
         )
-    close_writer(open_writer(path))  # the dashboard's aggregates, once at the end
-    _print_counts(f"import run {run_id}", {f"{format} {file.name}": counts})
+    warn(report.warnings)
+    counts = report.counts
+    _print_counts(f"import run {report.run_id}", {f"{format} {file.name}": counts})
     if counts.rejected:
         err.print(
             f"{counts.rejected:,} payload(s) rejected (reasons: `hypewatch status`, table "
@@ -205,22 +140,19 @@ def demo(
     ] = True,
 ) -> None:
     """Build the demo warehouse from the simulated launch week, then show what it holds."""
-    from hypewatch.pipeline import build_demo
-
     path = db_path(db)
     if fresh and path.exists():
-        _remove_warehouse(path)
+        stages.remove_warehouse(path)
     camp = load_campaign_named(DEFAULT_CAMPAIGN)
     con = open_writer(path)
     try:
-        with _progress() as progress:
+        with progress_bar() as progress:
             task = progress.add_task("simulating + importing", total=None)
-            report = build_demo(
+            report = stages.demo_stage(
                 con, camp, size=size, seed=seed, progress=lambda n: progress.advance(task, n)
             )
-        analyzed = run_analyze(con, None, None, None) if analyze_posts else None
-        if analyzed is not None:
-            print_analyze(analyzed)
+        if analyze_posts:
+            print_analyze(_analyze(con, None, None, None))
             _topics_and_trends(con, camp.name)
     finally:
         close_writer(con)
@@ -235,32 +167,18 @@ def demo(
 
 
 def _topics_and_trends(con: duckdb.DuckDBPyConnection, campaign: str) -> None:
-    """The demo's last stages: topics on the stored embeddings, then spikes and indices."""
-    from hypewatch.cli_topics import topics_stage, trends_stage
-    from warehouse.aggregates import refresh_aggregates
-
-    refresh_aggregates(con)  # the topic views read the refreshed post facts
-    topics_stage(con, campaign)
-    # Simulated alerts are stored and shown, never sent to a configured webhook.
-    for report in trends_stage(con, campaign, deliver=False):
+    """The demo's last stages: topics on the stored embeddings, then spikes and indices
+    (simulated alerts are stored and shown, never sent to a configured webhook)."""
+    topics, trends = stages.topics_and_trends(con, campaign)
+    for line in topics.lines():
+        out.print(line)
+    print_alerts(trends)
+    for report in trends.campaigns:
         out.print(
             f"trends: {report.spikes} spikes (score >= {report.threshold:g}), "
             f"{report.flags.flagged:,} near-duplicate or bot-like posts flagged "
             "(left out of spikes and indices)"
         )
-
-
-def _remove_warehouse(path: Path) -> None:
-    """Delete a warehouse file, but only one that DuckDB recognises as a warehouse."""
-    try:
-        con = duckdb.connect(str(path), read_only=True)
-        con.close()
-    except duckdb.Error as exc:
-        raise WarehouseError(
-            f"{path} exists and is not a DuckDB warehouse; not deleting it ({exc})"
-        ) from None
-    path.unlink()
-    Path(f"{path}.wal").unlink(missing_ok=True)
 
 
 def _serve(path: Path) -> None:
@@ -284,44 +202,34 @@ def analyze(
     db: DbOption = None,
 ) -> None:
     """Embed and label every post not done yet (sentiment, copyright concern)."""
-    con = open_writer(db_path(db))
-    try:
-        report = run_analyze(con, campaign, device, batch_size)
-    finally:
-        close_writer(con)
-    print_analyze(report)
+    result = _analyze(db_path(db), campaign, device, batch_size)
+    warn(result.warnings)
+    print_analyze(result)
 
 
-def run_analyze(
-    con: duckdb.DuckDBPyConnection, campaign: str | None, device: str | None, batch: int | None
-) -> Any:
-    from hypewatch.analyze import analyze as analyze_stage
-
-    if device not in (None, "auto", "cpu", "cuda"):
-        raise ValueError(f"--device must be auto, cpu or cuda, not {device!r}")
-    name = load_campaign_named(campaign).name if campaign else None
-    with _progress() as progress:
+def _analyze(
+    target: stages.Target,
+    campaign: str | None,
+    device: str | None,
+    batch_size: int | None,
+    engine: str = "local",
+) -> stages.AnalyzeResult:
+    """The analyze stage with a progress bar."""
+    with progress_bar() as progress:
         task = progress.add_task("embedding + labelling", total=None)
-        return analyze_stage(
-            con,
-            get_settings(),
-            campaign=name,
+        return stages.analyze_stage(
+            target,
+            campaign,
             device=device,
-            batch_size=batch,
+            batch_size=batch_size,
             progress=lambda n: progress.advance(task, n),
+            engine=engine,
         )
 
 
-def print_analyze(report: Any) -> None:
-    out.print(
-        f"analyze: {report.posts:,} posts in {report.seconds:.1f} s "
-        f"({report.posts_per_s:,.0f} posts/s) on {report.device}, encoder backend "
-        f"{report.backend}; {report.encoded:,} encoded, {report.embeddings_stored:,} embeddings "
-        f"and {report.labels_stored:,} labels stored"
-    )
-    out.print(f"  encoder: {report.encoder_id}")
-    for task, model_id in report.model_ids.items():
-        out.print(f"  {task}: {model_id}")
+def print_analyze(result: stages.AnalyzeResult) -> None:
+    for line in result.lines():
+        out.print(line)
 
 
 TaskArgument = Annotated[str, typer.Argument(help="sentiment or copyright")]
@@ -542,13 +450,6 @@ def _run_row(row: tuple) -> tuple:
             shown[-1] = f"the process (pid {pid}) ended without closing the run"
     return tuple(shown)
 
-
-from hypewatch.cli_collect import collect_command, reparse_command  # noqa: E402
-from hypewatch.cli_dashboard import dashboard_command  # noqa: E402
-from hypewatch.cli_eval_demo import eval_demo_command  # noqa: E402
-from hypewatch.cli_report import report_command  # noqa: E402
-from hypewatch.cli_schedule import schedule_command  # noqa: E402
-from hypewatch.cli_topics import topics_command, trends_command  # noqa: E402
 
 app.command("collect")(collect_command)
 app.command("reparse")(reparse_command)

@@ -1,19 +1,20 @@
-"""``hypewatch collect`` and ``hypewatch reparse``.
+"""``hypewatch collect`` and ``hypewatch reparse``: parse the options, run the stage
+(:func:`hypewatch.stages.collect_stage`, :func:`hypewatch.stages.reparse_stage`), print.
 
 Registered in :mod:`hypewatch.cli` with ``app.command("collect")(collect_command)`` and
-``app.command("reparse")(reparse_command)``. This module does not import
-:mod:`hypewatch.cli` at import time (cli imports this module), only inside the commands.
+``app.command("reparse")(reparse_command)``.
 """
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
+from rich.table import Table
 
-from hypewatch.cli_common import DbOption, friendly
+from hypewatch import stages
+from hypewatch.cli_common import DbOption, friendly_errors, out, warn
 
 SOURCES_HELP = "x|bluesky|mastodon|reddit|hn; repeat for several (default: all)"
 
@@ -31,7 +32,7 @@ def parse_when(value: str | None, option: str) -> datetime | None:
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
-@friendly
+@friendly_errors
 def collect_command(
     campaign: Annotated[str, typer.Option("--campaign", help="Campaign name or .toml path")],
     source: Annotated[list[str] | None, typer.Option("--source", "-s", help=SOURCES_HELP)] = None,
@@ -48,27 +49,17 @@ def collect_command(
     db: DbOption = None,
 ) -> None:
     """Collect a campaign's posts from the live APIs; resumes where the last run stopped."""
-    from hypewatch.cli import close_writer, db_path, load_campaign_named, open_writer, out
-    from hypewatch.collect import collect
     from ingest.collectors import get_collector
-    from warehouse.read import ShortWrites, reading
 
     for name in source or ():
         get_collector(name)
-    camp = load_campaign_named(campaign)
+    camp = stages.load_campaign_named(campaign)
     start, end = parse_when(since, "--since"), parse_when(until, "--until")
-    path = db_path(db)
-    if dry_run:  # writes nothing: reads the stored cursors when the warehouse exists
-        with reading(path) if path.exists() else nullcontext() as con:
-            reports = collect(con, camp, source, start, end, dry_run=True)
-    else:
-        # The warehouse is opened per stored page (readers keep reading between pages),
-        # then once more at the end to refresh the dashboard's aggregates.
-        open_writer(path).close()  # migrate, and fail early on a bad warehouse
-        try:
-            reports = collect(ShortWrites(path), camp, source, start, end)
-        finally:
-            close_writer(open_writer(path))
+    report = stages.collect_stage(stages.db_path(db), camp, source, start, end, dry_run=dry_run)
+    if report.refresh_error is not None:  # the posts are stored; the warehouse is not free
+        raise report.refresh_error
+    warn(report.warnings)
+    reports = report.sources
     _print_reports(out, reports, dry_run)
     asked = set(source or ())
     bad = [
@@ -81,8 +72,6 @@ def collect_command(
 
 
 def _print_reports(out: Any, reports: list, dry_run: bool) -> None:
-    from rich.table import Table
-
     if dry_run:
         for r in reports:
             out.print(f"[bold]{r.source}[/] ({r.status}{': ' + r.error if r.error else ''})")
@@ -116,7 +105,7 @@ def _print_reports(out: Any, reports: list, dry_run: bool) -> None:
             out.print(f"{r.source}: note: {note}", highlight=False, markup=False)
 
 
-@friendly
+@friendly_errors
 def reparse_command(
     format: Annotated[
         list[str] | None,
@@ -125,14 +114,9 @@ def reparse_command(
     db: DbOption = None,
 ) -> None:
     """Re-parse each post's latest raw payload with the current parsers (fixes in place)."""
-    from hypewatch.cli import close_writer, db_path, open_writer, out
-    from hypewatch.reparse import reparse
-
-    con = open_writer(db_path(db))
-    try:
-        counts = reparse(con, format or None)
-    finally:
-        close_writer(con, full_refresh=True)
+    report = stages.reparse_stage(stages.db_path(db), format or None)
+    warn(report.warnings)
+    counts = report.counts
     out.print(
         f"reparsed: fetched {counts.fetched:,}, new {counts.new:,}, "
         f"updated {counts.updated:,}, rejected {counts.rejected:,}"

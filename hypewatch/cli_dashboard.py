@@ -10,7 +10,12 @@ from typing import Annotated
 
 import typer
 
+from hypewatch.cli_common import friendly_errors
+from hypewatch.settings import get_settings
+from hypewatch.stages import db_path
 
+
+@friendly_errors
 def dashboard_command(
     db: Annotated[
         Path | None,
@@ -36,18 +41,12 @@ def dashboard_command(
 ) -> None:
     """Open the dashboard (Overview, Sentiment, Topics, Copyright debate, Share of voice,
     Posts, SQL) over a warehouse, at http://HOST:PORT."""
-    from hypewatch.cli import db_path, friendly_errors, get_settings
+    from dashboard.server import serve
+    from warehouse.read import reading, release_all
 
-    @friendly_errors
-    def run() -> None:
-        from dashboard.server import serve
-        from warehouse.read import reading, release_all
-
-        settings = get_settings()
-        path = db_path(db)
-        with reading(path):  # a clear error now if it is missing, or too old / too new
-            pass
-        release_all()
-        serve(path, host=host or settings.dashboard_host, port=port or settings.dashboard_port)
-
-    run()
+    settings = get_settings()
+    path = db_path(db)
+    with reading(path):  # a clear error now if it is missing, or too old / too new
+        pass
+    release_all()
+    serve(path, host=host or settings.dashboard_host, port=port or settings.dashboard_port)

@@ -12,7 +12,8 @@ from typing import Annotated
 
 import typer
 
-from hypewatch.cli_common import DbOption, friendly
+from hypewatch.cli_common import DbOption, friendly_errors
+from hypewatch.stages import db_path
 
 
 def _pct(v: float | None) -> str:
@@ -23,7 +24,7 @@ def _num(v: float | None) -> str:
     return "" if v is None else f"{v:.2f}"
 
 
-@friendly
+@friendly_errors
 def eval_demo_command(
     db: DbOption = None,
     campaign: Annotated[
@@ -37,7 +38,6 @@ def eval_demo_command(
     from rich.table import Table
 
     from analysis.truth_eval import label_quality, topic_quality
-    from hypewatch.cli import db_path
     from warehouse.read import reading
 
     with reading(db_path(db)) as con:

@@ -1,4 +1,5 @@
-"""``hypewatch report``: write a campaign's daily or weekly report (HTML, Markdown, PDF).
+"""``hypewatch report``: write a campaign's daily or weekly report (HTML, Markdown, PDF)
+with :func:`hypewatch.stages.report_stage`.
 
 Registered in :mod:`hypewatch.cli` with ``app.command("report")(report_command)``. The
 report code (jinja2, Plotly, Playwright) loads only when the command runs.
@@ -11,6 +12,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from hypewatch import stages
+from hypewatch.cli_common import friendly_errors
+from hypewatch.cli_common import out as console
 
 
 def parse_end(value: str | None) -> date | None:
@@ -28,6 +33,7 @@ def parse_formats(values: list[str]) -> list[str]:
     return [part.strip() for value in values for part in value.split(",") if part.strip()]
 
 
+@friendly_errors
 def report_command(
     campaign: Annotated[str, typer.Option("--campaign", help="Campaign name (or its .toml file)")],
     period: Annotated[str, typer.Option("--period", help="day or week")] = "day",
@@ -58,30 +64,13 @@ def report_command(
     """Write a report an analyst can forward: headline figures vs the previous period,
     volume with spikes and events, sentiment, new and growing topics, the copyright debate,
     share of voice and notable posts, with a summary written from the numbers."""
-    from hypewatch.cli import db_path, friendly_errors
-    from hypewatch.cli import out as console
-
-    @friendly_errors
-    def run() -> None:
-        from dashboard.reports import build_report
-        from dashboard.reports.content import PERIODS
-
-        if period not in PERIODS:
-            raise ValueError(f"unknown period {period!r}: use day or week")
-        name = campaign
-        if name.endswith(".toml"):
-            from hypewatch.cli import load_campaign_named
-
-            name = load_campaign_named(name).name
-        paths = build_report(
-            db_path(db),
-            name,
-            period,  # type: ignore[arg-type]
-            parse_end(end),
-            parse_formats(formats or ["html"]),
-            out,
-        )
-        for path in paths:
-            console.print(f"wrote {path} ({path.stat().st_size / 1024:,.0f} KiB)", highlight=False)
-
-    run()
+    report = stages.report_stage(
+        stages.db_path(db),
+        campaign,
+        period,
+        parse_end(end),
+        parse_formats(formats or ["html"]),
+        out,
+    )
+    for path in report.paths:
+        console.print(f"wrote {path} ({path.stat().st_size / 1024:,.0f} KiB)", highlight=False)

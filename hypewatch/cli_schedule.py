@@ -1,7 +1,7 @@
 """``hypewatch schedule``: run the job file's jobs on their schedules, or one job now.
 
 Registered in :mod:`hypewatch.cli` with ``app.command("schedule")(schedule_command)``.
-Nothing heavy is imported at module level (cli imports this module).
+APScheduler loads only when the command runs.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from hypewatch.cli_common import friendly
+from hypewatch.cli_common import friendly_errors, out
+from hypewatch.schedule import build_scheduler, load_schedule, lock_path, run_job
+from hypewatch.settings import get_settings
 
 LOGGERS = ("hypewatch", "analysis", "warehouse", "ingest", "dashboard", "apscheduler")
 """Loggers whose INFO lines the scheduler shows (httpx's are not: they name URLs)."""
@@ -43,7 +45,7 @@ def setup_logging(log_file: Path | None) -> None:
         logger.setLevel(logging.INFO)
 
 
-@friendly
+@friendly_errors
 def schedule_command(
     config: Annotated[
         Path | None,
@@ -63,10 +65,6 @@ def schedule_command(
     ] = None,
 ) -> None:
     """Run collect, analyze, topics, trends and reports on the job file's cron schedules."""
-    from hypewatch.cli import out
-    from hypewatch.schedule import build_scheduler, load_schedule, lock_path, run_job
-    from hypewatch.settings import get_settings
-
     path = config or get_settings().schedule_file
     schedule = load_schedule(path)
     setup_logging(log_file)

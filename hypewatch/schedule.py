@@ -20,13 +20,16 @@ import logging
 import os
 import time
 import tomllib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from hypewatch import stages
+from hypewatch.campaigns import CampaignError
 
 log = logging.getLogger("hypewatch.schedule")
 
@@ -118,9 +121,6 @@ class ScheduleConfig(BaseModel):
 
 def load_schedule(path: Path) -> ScheduleConfig:
     """Read and validate a job file; campaigns are checked to exist."""
-    from hypewatch.campaigns import CampaignError
-    from hypewatch.cli import load_campaign_named
-
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -139,7 +139,7 @@ def load_schedule(path: Path) -> ScheduleConfig:
         raise ScheduleError(f"{path}: {problems}") from None
     for i, job in enumerate(config.jobs):
         try:
-            load_campaign_named(job.campaign)
+            stages.load_campaign_named(job.campaign)
         except CampaignError as exc:
             raise ScheduleError(f"{path}: jobs.{i}.campaign: {exc}") from None
     return config
@@ -157,44 +157,40 @@ class StepContext:
 
 
 Step = Callable[[StepContext], str]
-"""A step runs one stage against the warehouse and returns a one-line summary; it raises
-on failure. Each step opens the warehouse itself and closes it (readers get in between)."""
+"""A step runs one stage (:mod:`hypewatch.stages`) against the warehouse and returns a
+one-line summary; it raises on failure. Each stage opens the warehouse itself and closes
+it (readers get in between)."""
+
+
+def _log_lines(ctx: StepContext, lines: Sequence[str], *, warnings: Sequence[str] = ()) -> None:
+    """What the command line prints of a stage, logged (its warnings as warnings)."""
+    for line in lines:
+        log.info("job %s: %s", ctx.job.name, line.strip())
+    for warning in warnings:
+        log.warning("job %s: %s", ctx.job.name, warning)
 
 
 @contextmanager
 def _writer(db: Path) -> Iterator[Any]:
-    from hypewatch.cli import close_writer, open_writer
-
-    con = open_writer(db)
+    warnings: list[str] = []
     try:
-        yield con
+        with stages.writing(db, warnings) as con:
+            yield con
     finally:
-        close_writer(con)
-
-
-def _refresh_quietly(db: Path) -> None:
-    """Refresh the dashboard's aggregates after a collect; a failure (say the warehouse is
-    locked by someone else) is only logged: the next write refreshes them."""
-    from hypewatch.cli import close_writer, open_writer
-
-    try:
-        close_writer(open_writer(db))
-    except Exception as exc:
-        log.warning("aggregates not refreshed after collect (%s: %s)", type(exc).__name__, exc)
+        for warning in warnings:
+            log.warning(warning)
 
 
 def collect_step(ctx: StepContext) -> str:
     """Collect new posts from the live sources (resumes where the last run stopped)."""
-    from hypewatch.cli import load_campaign_named, open_writer
-    from hypewatch.collect import collect
-    from warehouse.read import ShortWrites
-
-    camp = load_campaign_named(ctx.campaign)
-    open_writer(ctx.db).close()  # migrate, and fail early on a bad warehouse
-    try:
-        reports = collect(ShortWrites(ctx.db), camp, ctx.job.sources or None)
-    finally:
-        _refresh_quietly(ctx.db)  # never hides the collect's own error
+    camp = stages.load_campaign_named(ctx.campaign)
+    # a failed refresh after it (say the warehouse is locked by someone else) is only
+    # logged: the next write refreshes the aggregates; it never hides the collect's error
+    report = stages.collect_stage(ctx.db, camp, ctx.job.sources or None)
+    if (exc := report.refresh_error) is not None:
+        log.warning("aggregates not refreshed after collect (%s: %s)", type(exc).__name__, exc)
+    _log_lines(ctx, [], warnings=report.warnings)
+    reports = report.sources
     failed = [r for r in reports if r.status == "failed"]
     asked_skipped = [r for r in reports if r.status == "skipped" and r.source in ctx.job.sources]
     for r in reports:
@@ -210,49 +206,41 @@ def collect_step(ctx: StepContext) -> str:
 
 def analyze_step(ctx: StepContext) -> str:
     """Embed and label the posts not done yet."""
-    from hypewatch.cli import print_analyze, run_analyze
-
-    with _writer(ctx.db) as con:
-        report = run_analyze(con, ctx.campaign, None, None)
-    print_analyze(report)
-    return f"{report.posts:,} posts embedded and labelled"
+    result = stages.analyze_stage(ctx.db, ctx.campaign)
+    _log_lines(ctx, result.lines(), warnings=result.warnings)
+    return f"{result.analysis.posts:,} posts embedded and labelled"
 
 
 def topics_step(ctx: StepContext) -> str:
     """Assign new posts to the current topics (fits a first run when there is none)."""
-    from hypewatch.cli_topics import topics_stage
-
-    with _writer(ctx.db) as con:
-        report = topics_stage(con, ctx.campaign)
-    return f"topic run {report.run_id}: {report.assigned:,} posts assigned"
+    report = stages.topics_stage(ctx.db, ctx.campaign)
+    _log_lines(ctx, report.lines(), warnings=report.warnings)
+    return f"topic run {report.run_id}: {report.fitted.assigned:,} posts assigned"
 
 
 def trends_step(ctx: StepContext) -> str:
     """Flags, spikes and indices, then the campaign's alerts; the webhook is called after
     the warehouse is closed (readers are not held up by it) and the outcome written back
     in a short reopen."""
-    from hypewatch.cli_topics import alerts_to_send, send_alerts_then_record, trends_stage
-
-    with _writer(ctx.db) as con:
-        reports = trends_stage(con, ctx.campaign, deliver=False)
-        fired = con.execute(
-            "SELECT count(*) FROM alerts WHERE campaign = ?", [ctx.campaign]
-        ).fetchone()[0]
-        outbox = alerts_to_send(con)
-    send_alerts_then_record(ctx.db, outbox)
-    spikes = sum(r.spikes for r in reports)
-    return f"{spikes} spikes; {fired} alerts stored for the campaign"
+    report = stages.trends_stage(ctx.db, ctx.campaign)
+    lines = [line for fired in report.alerts for line in fired.lines()]
+    warnings = list(report.warnings)
+    if (delivery := report.delivery) is not None:
+        (lines if delivery.report is not None else warnings).append(delivery.line())
+    _log_lines(ctx, [*filter(None, [report.reload_line()]), *lines], warnings=warnings)
+    return f"{report.spikes} spikes; {report.alerts_stored} alerts stored for the campaign"
 
 
 def report_step(ctx: StepContext) -> str:
     """Write the campaign's report of the last day or week (``hypewatch report``)."""
+    job = ctx.job
     try:
-        from dashboard.reports import build_report
+        report = stages.report_stage(
+            ctx.db, ctx.campaign, job.report_period, None, job.report_formats, job.out
+        )
     except ImportError as exc:
         raise StepFailed(f"the report step needs dashboard.reports ({exc})") from None
-    job = ctx.job
-    paths = build_report(ctx.db, ctx.campaign, job.report_period, None, job.report_formats, job.out)
-    return "wrote " + ", ".join(str(p) for p in paths)
+    return "wrote " + ", ".join(str(p) for p in report.paths)
 
 
 STEPS: dict[str, Step] = {
@@ -358,9 +346,7 @@ def _record_end(db: Path, run: int | None, result: JobResult) -> None:
 
 def _expected(exc: Exception) -> bool:
     """Errors whose message says it all (no traceback in the log)."""
-    from hypewatch.cli import USER_ERRORS
-
-    return isinstance(exc, (StepFailed, *USER_ERRORS))  # ReportError is a ValueError
+    return isinstance(exc, (StepFailed, *stages.USER_ERRORS))  # ReportError is a ValueError
 
 
 def run_job(
@@ -372,10 +358,8 @@ def run_job(
 ) -> JobResult:
     """Run one job's steps in order under the warehouse lock; never raises for a failing
     step (the result says which failed and why) nor for a busy warehouse (``skipped``)."""
-    from hypewatch.cli import db_path, load_campaign_named
-
     job = config.job(job) if isinstance(job, str) else job
-    path = Path(db or config.db or db_path(None))
+    path = Path(db or config.db or stages.db_path(None))
     start = time.perf_counter()
     with warehouse_lock(path, f"job {job.name}", job.wait_s) as locked:
         if not locked:
@@ -389,7 +373,7 @@ def run_job(
         log.info("job %s started: %s on %s", job.name, " -> ".join(job.steps), path)
         result = JobResult(job.name, "ok")
         try:
-            campaign = load_campaign_named(job.campaign).name
+            campaign = stages.load_campaign_named(job.campaign).name
         except Exception as exc:
             result.status, result.error = "failed", f"campaign: {exc}"
             log.error("job %s failed: %s", job.name, result.error)

@@ -184,3 +184,39 @@ def test_writing_creates_the_warehouse_folder(tmp_path: Path) -> None:
     code, stdout, stderr = run("import", str(src), "--format", "csv", "--db", str(db))
     assert code == 0, stderr
     assert counts_row(stdout, "csv rows.csv") == ["1", "1", "0", "0"]
+
+
+def test_a_failed_refresh_is_a_warning_the_command_prints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stages return the warning (they print nothing); the command shows it on stderr
+    and still succeeds: the posts are stored."""
+    import warehouse.aggregates
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(warehouse.aggregates, "refresh_aggregates", fail)
+    src = tmp_path / "rows.csv"
+    src.write_text("id,text,created_at\n1,hello,2025-03-25T18:00:00Z\n", encoding="utf-8")
+    code, stdout, stderr = run("import", str(src), "--format", "csv", "--db", str(tmp_path / "w"))
+    assert code == 0, stderr
+    assert counts_row(stdout, "csv rows.csv") == ["1", "1", "0", "0"]
+    assert "warning: dashboard aggregates not refreshed (boom); the next write retries" in stderr
+
+
+def test_stages_return_what_the_command_line_printed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import duckdb
+
+    from hypewatch import stages
+
+    warning = stages.close_writer(duckdb.connect())  # no warehouse schema: the refresh fails
+    assert warning is not None and warning.startswith("dashboard aggregates not refreshed (")
+    with pytest.raises(ValueError, match="unknown engine 'ray'"):
+        stages.analyze_stage(tmp_path / "w.duckdb", engine="ray")
+    with pytest.raises(ValueError, match="--device must be auto, cpu or cuda"):
+        stages.analyze_stage(tmp_path / "w.duckdb", device="tpu")
+    assert not (tmp_path / "w.duckdb").exists()  # checked before the warehouse is opened
+    assert capsys.readouterr() == ("", "")

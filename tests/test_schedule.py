@@ -111,7 +111,7 @@ def test_missing_file_and_unknown_job_are_one_line_errors(tmp_path: Path) -> Non
 
 
 def test_steps_run_in_order_and_the_job_is_recorded(
-    db: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    db: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
     caplog.set_level(logging.INFO, logger="hypewatch.schedule")
     out = tmp_path / "reports"
@@ -133,6 +133,9 @@ def test_steps_run_in_order_and_the_job_is_recorded(
     con = duckdb.connect(str(db), read_only=True)
     assert con.execute("SELECT count(*) FROM alerts").fetchone()[0] > 0
     con.close()
+    # the stages print nothing: what `hypewatch trends` prints of them is logged
+    assert capsys.readouterr().out == ""
+    assert f"job morning: alerts for {CAMPAIGN}: " in caplog.text
 
 
 def test_a_failing_step_ends_its_job_and_skips_the_rest(
