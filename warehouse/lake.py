@@ -310,7 +310,7 @@ def _read_chunk(db: Path, dataset: Dataset, chunk: list[Key]) -> pa.Table:
     if dataset.by_day:
         where += " AND list_contains($days, day)"
         params["days"] = [key[1] for key in chunk]
-    sql = f"SELECT * FROM ({dataset.sql}) WHERE {where} ORDER BY {_keys(dataset)}, {dataset.order}"
+    sql = f"SELECT * FROM ({dataset.sql}) WHERE {where}"  # sorted here in DuckDB: 5x slower
     with reading(db) as con:
         return con.sql(sql, params=params).to_arrow_table()
 
@@ -398,6 +398,7 @@ def _export_dataset(
             part = table
             if dataset.by_day:
                 part = table.filter(pc.equal(table["day"], pa.scalar(key[1], pa.date32())))
+            part = part.sort_by([(c, "ascending") for c in dataset.order.split(", ")])
             part = _for_files(
                 part.drop_columns([c for c in ("campaign", "day") if c in part.column_names])
             )
