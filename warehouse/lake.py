@@ -59,7 +59,7 @@ class Dataset:
 
     name: str
     sql: str
-    order: str
+    order: tuple[str, ...]  # the columns each file's rows are sorted by
     by_day: bool = True
     rows_per_read: int = 200_000
 
@@ -78,54 +78,56 @@ _TOPIC_RUNS = """
     )"""
 
 DATASETS: tuple[Dataset, ...] = (
-    Dataset("posts", f"SELECT {_POST}, p.* EXCLUDE (campaign) FROM posts p", "created_at, post_id"),
+    Dataset(
+        "posts", f"SELECT {_POST}, p.* EXCLUDE (campaign) FROM posts p", ("created_at", "post_id")
+    ),
     Dataset(
         "authors",
         "SELECT c.campaign, a.* FROM authors a "
         "JOIN (SELECT DISTINCT campaign, author_id FROM posts) c USING (author_id)",
-        "author_id",
+        ("author_id",),
         by_day=False,
     ),
     Dataset(
         "latest_metrics",
         f"SELECT {_POST}, m.* FROM latest_metrics m JOIN posts p USING (post_id)",
-        "post_id",
+        ("post_id",),
     ),
     Dataset(
         "labels",
         f"SELECT {_POST}, l.* FROM labels l JOIN current_models USING (task, model_id) "
         "JOIN posts p USING (post_id)",
-        "post_id, task",
+        ("post_id", "task"),
     ),
     Dataset(
         "embeddings",
         f"SELECT {_POST}, e.* FROM embeddings e JOIN posts p USING (post_id)",
-        "post_id, model_id",
+        ("post_id", "model_id"),
         rows_per_read=50_000,
     ),
     Dataset(
         "post_topics",
         f"{_TOPIC_RUNS} SELECT {_POST}, pt.* FROM post_topics pt JOIN runs r USING (run_id) "
         "JOIN posts p ON p.post_id = pt.post_id AND p.campaign = r.campaign",
-        "post_id",
+        ("post_id",),
     ),
     Dataset(
         "topics",
         f"{_TOPIC_RUNS} SELECT r.campaign, t.* FROM topics t JOIN runs r USING (run_id)",
-        "topic_id",
+        ("topic_id",),
         by_day=False,
     ),
     Dataset(
         "spikes",
         "SELECT s.campaign, s.start_hour::DATE AS day, s.* EXCLUDE (campaign) FROM spikes s "
         "WHERE s.campaign IS NOT NULL",
-        "series, spike_id",
+        ("series", "spike_id"),
     ),
     Dataset(
         "trend_indices",
         "SELECT i.campaign, i.hour_utc::DATE AS day, i.* EXCLUDE (campaign) "
         "FROM trend_indices i WHERE i.campaign IS NOT NULL",
-        "hour_utc",
+        ("hour_utc",),
     ),
 )
 OPTIONAL = {"embeddings"}
@@ -310,7 +312,8 @@ def _read_chunk(db: Path, dataset: Dataset, chunk: list[Key]) -> pa.Table:
     if dataset.by_day:
         where += " AND list_contains($days, day)"
         params["days"] = [key[1] for key in chunk]
-    sql = f"SELECT * FROM ({dataset.sql}) WHERE {where}"  # sorted here in DuckDB: 5x slower
+    # no ORDER BY: sorting 384-float rows in DuckDB took 5x the read; Arrow sorts each file
+    sql = f"SELECT * FROM ({dataset.sql}) WHERE {where}"
     with reading(db) as con:
         return con.sql(sql, params=params).to_arrow_table()
 
@@ -398,7 +401,7 @@ def _export_dataset(
             part = table
             if dataset.by_day:
                 part = table.filter(pc.equal(table["day"], pa.scalar(key[1], pa.date32())))
-            part = part.sort_by([(c, "ascending") for c in dataset.order.split(", ")])
+            part = part.sort_by([(c, "ascending") for c in dataset.order])
             part = _for_files(
                 part.drop_columns([c for c in ("campaign", "day") if c in part.column_names])
             )
