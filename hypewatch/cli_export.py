@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from hypewatch.cli_common import DbOption, friendly
+from hypewatch.cli_common import out as console
 
 
 @friendly
@@ -36,15 +37,12 @@ def export_command(
     A later export rewrites only the partitions that changed, each one atomically."""
     from rich.table import Table
 
-    from hypewatch.cli import db_path
-    from hypewatch.cli import out as console
+    from hypewatch.stages import db_path, load_campaign_named
     from warehouse.lake import export_lake
 
     if fmt != "parquet":
         raise ValueError(f"unknown --format {fmt!r}: only parquet")
     if campaign is not None and campaign.endswith(".toml"):
-        from hypewatch.cli import load_campaign_named
-
         campaign = load_campaign_named(campaign).name
     report = export_lake(db_path(db), out, campaign=campaign, embeddings=embeddings)
     table = Table(title=f"Parquet lake at {report.out}", title_justify="left")
