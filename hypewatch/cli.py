@@ -28,6 +28,7 @@ from hypewatch.cli_common import (
 )
 from hypewatch.cli_dashboard import dashboard_command
 from hypewatch.cli_eval_demo import eval_demo_command
+from hypewatch.cli_export import export_command
 from hypewatch.cli_report import report_command
 from hypewatch.cli_schedule import schedule_command
 from hypewatch.cli_topics import print_alerts, topics_command, trends_command
@@ -199,10 +200,42 @@ def analyze(
     campaign: CampaignOption = None,
     device: Annotated[str | None, typer.Option(help="auto|cpu|cuda (default: settings)")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Encoder batch size", min=1)] = None,
+    engine: Annotated[
+        str, typer.Option(help="local (this process) or ray (a Ray cluster; docs/scaling.md)")
+    ] = "local",
+    ray_address: Annotated[
+        str | None,
+        typer.Option(help="--engine ray: auto, ray://HOST:10001, or none for a local Ray"),
+    ] = None,
+    workers: Annotated[int, typer.Option(help="--engine ray: actors", min=1)] = 1,
+    gpus_per_worker: Annotated[
+        float, typer.Option(help="--engine ray: GPUs per actor (0: CPU)", min=0)
+    ] = 0.0,
+    cpus_per_worker: Annotated[
+        int, typer.Option(help="--engine ray: CPUs (encoder threads) per actor", min=1)
+    ] = 1,
+    stage: Annotated[
+        str | None,
+        typer.Option(
+            help="--engine ray: folder or URI (s3://, gs://, hdfs://) for the shards "
+            "(default: <cache dir>/ray-stage)"
+        ),
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Embed and label every post not done yet (sentiment, copyright concern)."""
-    result = _analyze(db_path(db), campaign, device, batch_size)
+    ray = None
+    if engine == "ray":
+        from hypewatch.analyze_ray import RayOptions
+
+        ray = RayOptions(
+            address=ray_address,
+            workers=workers,
+            gpus_per_worker=gpus_per_worker,
+            cpus_per_worker=cpus_per_worker,
+            stage=stage,
+        )
+    result = _analyze(db_path(db), campaign, device, batch_size, engine, ray)
     warn(result.warnings)
     print_analyze(result)
 
@@ -213,6 +246,7 @@ def _analyze(
     device: str | None,
     batch_size: int | None,
     engine: str = "local",
+    ray: Any = None,
 ) -> stages.AnalyzeResult:
     """The analyze stage with a progress bar."""
     with progress_bar() as progress:
@@ -224,6 +258,7 @@ def _analyze(
             batch_size=batch_size,
             progress=lambda n: progress.advance(task, n),
             engine=engine,
+            ray=ray,
         )
 
 
@@ -458,6 +493,7 @@ app.command("topics")(topics_command)
 app.command("trends")(trends_command)
 app.command("report")(report_command)
 app.command("eval-demo")(eval_demo_command)
+app.command("export")(export_command)
 app.command("schedule")(schedule_command)
 
 

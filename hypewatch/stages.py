@@ -36,6 +36,7 @@ from warehouse.sandbox import QueryRefused
 
 if TYPE_CHECKING:
     from hypewatch.analyze import AnalyzeReport
+    from hypewatch.analyze_ray import RayOptions
     from hypewatch.pipeline import DemoReport
     from hypewatch.webhooks import DeliveryReport
     from ingest.collectors.driver import SourceReport
@@ -60,8 +61,9 @@ connection the caller holds."""
 
 Progress = Callable[[int], None]
 
-ENGINES = ("local",)
-"""Where ``analyze`` runs."""
+ENGINES = ("local", "ray")
+"""Where ``analyze`` runs: this process, or an actor pool on a Ray cluster
+(:mod:`hypewatch.analyze_ray`, docs/scaling.md)."""
 
 DEVICES = (None, "auto", "cpu", "cuda")
 
@@ -295,13 +297,17 @@ class AnalyzeResult(StageReport):
     def lines(self) -> list[str]:
         """What ran, how fast, with which models."""
         r = self.analysis
-        return [
+        lines = [
             f"analyze: {r.posts:,} posts in {r.seconds:.1f} s ({r.posts_per_s:,.0f} posts/s) "
             f"on {r.device}, encoder backend {r.backend}; {r.encoded:,} encoded, "
             f"{r.embeddings_stored:,} embeddings and {r.labels_stored:,} labels stored",
             f"  encoder: {r.encoder_id}",
             *(f"  {task}: {model_id}" for task, model_id in r.model_ids.items()),
         ]
+        if timings := getattr(r, "timings", None):  # the Ray engine's steps
+            steps = ", ".join(f"{step} {seconds:.1f} s" for step, seconds in timings.items())
+            lines.append(f"  ray: {r.workers} worker(s), {r.shards} shard(s); {steps}")
+        return lines
 
 
 def analyze_stage(
@@ -312,12 +318,14 @@ def analyze_stage(
     batch_size: int | None = None,
     progress: Progress | None = None,
     engine: str = "local",
+    ray: RayOptions | None = None,
     settings: Settings | None = None,
 ) -> AnalyzeResult:
     """Embed and label every post not done yet (sentiment, copyright concern).
 
     ``campaign``: a name or .toml path (checked to exist), or None for every post.
-    ``engine``: ``local`` (this process) for now."""
+    ``engine``: ``local`` (this process) or ``ray`` (``ray``: where and how; the warehouse
+    must then be given by path: the engine opens it only to stage and to load)."""
     from hypewatch.analyze import analyze
 
     if engine not in ENGINES:
@@ -326,6 +334,8 @@ def analyze_stage(
         raise ValueError(f"--device must be auto, cpu or cuda, not {device!r}")
     name = load_campaign_named(campaign, settings).name if campaign else None
     warnings: list[str] = []
+    if engine == "ray":
+        return _analyze_on_ray(target, name, ray, settings, warnings)
     with _connection(target, warnings) as con:
         report = analyze(
             con,
@@ -335,6 +345,30 @@ def analyze_stage(
             batch_size=batch_size,
             progress=progress,
         )
+    return AnalyzeResult(analysis=report, warnings=warnings)
+
+
+def _analyze_on_ray(
+    target: Target,
+    campaign: str | None,
+    options: RayOptions | None,
+    settings: Settings | None,
+    warnings: list[str],
+) -> AnalyzeResult:
+    try:
+        import ray  # noqa: F401  (the extra is installed)
+
+        from hypewatch.analyze_ray import RayOptions, analyze_ray
+    except ImportError as exc:
+        raise ValueError(
+            f"--engine ray needs Ray ({exc}): pip install 'hypewatch[scale]'"
+        ) from None
+    if isinstance(target, duckdb.DuckDBPyConnection):
+        raise ValueError("the Ray engine takes the warehouse's path, not an open connection")
+    options = options or RayOptions()
+    report = analyze_ray(Path(target), settings or get_settings(), options, campaign=campaign)
+    if warning := refresh_at(Path(target)):  # the dashboard's aggregates, once at the end
+        warnings.append(warning)
     return AnalyzeResult(analysis=report, warnings=warnings)
 
 

@@ -201,3 +201,17 @@ def test_a_stage_that_cannot_be_written_fails_first_and_changes_nothing(
         analyze_ray(db, SETTINGS, RayOptions(stage=str(blocker / "stage")))
     assert "\n" not in str(refused.value)
     assert hashlib.sha256(db.read_bytes()).hexdigest() == before
+
+
+def test_the_command_line_runs_the_ray_engine(cluster: str, local: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from hypewatch.cli import app
+
+    db = _copy(local, tmp_path)  # analyzed already: Ray is asked, finds nothing to do
+    args = ["analyze", "--engine", "ray", "--workers", "2", "--stage", str(tmp_path / "s")]
+    result = CliRunner().invoke(app, [*args, "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    assert "analyze: 0 posts" in result.stdout
+    assert "ray: 2 worker(s), 0 shard(s)" in result.stdout
+    assert _results(db)[2][-1] == ("ray", 2, "ok", 0)
