@@ -214,8 +214,9 @@ def test_stages_return_what_the_command_line_printed(
 
     warning = stages.close_writer(duckdb.connect())  # no warehouse schema: the refresh fails
     assert warning is not None and warning.startswith("dashboard aggregates not refreshed (")
-    with pytest.raises(ValueError, match="unknown engine 'ray'"):
-        stages.analyze_stage(tmp_path / "w.duckdb", engine="ray")
+    with pytest.raises(ValueError, match="unknown engine 'spark'"):
+        stages.analyze_stage(tmp_path / "w.duckdb", engine="spark")
+
     with pytest.raises(ValueError, match="--device must be auto, cpu or cuda"):
         stages.analyze_stage(tmp_path / "w.duckdb", device="tpu")
     assert not (tmp_path / "w.duckdb").exists()  # checked before the warehouse is opened
