@@ -72,12 +72,17 @@ def duckdb_settings(memory_mb: int, threads: int) -> dict[str, str]:
     }
 
 
-def _status(field: str) -> int:
-    """A size from ``/proc/self/status`` in bytes (``VmSize``, ``VmHWM``: peak RSS)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
+def _status(field: str) -> int | None:
+    """A size from ``/proc/self/status`` in bytes (``VmSize``, ``VmHWM``: peak RSS); None
+    where there is no ``/proc`` (macOS: then only DuckDB's own memory limit holds)."""
+    try:
+        text = Path("/proc/self/status").read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
         if line.startswith(field + ":"):
             return int(line.split()[1]) * 1024
-    raise OSError(f"no {field} in /proc/self/status")
+    return None
 
 
 def _run(request: dict, settings: dict[str, str]) -> dict:
@@ -143,8 +148,10 @@ def main() -> None:
     warm.execute("SELECT 1").fetchall()
     warm.close()
     budget = hello["memory_mb"] * 2**20
-    limit = _status("VmSize") + budget
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    size = _status("VmSize")
+    limit = None if size is None else size + budget
+    if limit is not None:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     send(answers, {"ready": os.getpid(), "peak_rss": _status("VmHWM")})
     while True:
         ready, _, _ = select.select([requests], [], [], IDLE_EXIT_S)
@@ -160,8 +167,9 @@ def main() -> None:
         answer["peak_rss"] = _status("VmHWM")
         # After a failed allocation, or once memory kept from earlier queries (caches,
         # fragments) has used half the budget, a fresh worker serves the next query.
+        size = _status("VmSize")
         answer["retire"] = answer.get("error") == "memory" or (
-            limit - _status("VmSize") < budget // 2
+            limit is not None and size is not None and limit - size < budget // 2
         )
         send(answers, answer)
         if answer["retire"]:
