@@ -224,10 +224,16 @@ def _fake_topics_and_trends(con) -> None:
     )
 
 
-def build(path: Path, size: int) -> dict[str, float]:
-    """Build the benchmark warehouse at ``path``; returns seconds per build step."""
+def build(path: Path, size: int, memory_limit: str | None = None) -> dict[str, float]:
+    """Build the benchmark warehouse at ``path``; returns seconds per build step.
+
+    ``memory_limit``: DuckDB's, for the build (its default, 80% of RAM, leaves too little
+    for the Arrow and numpy buffers beside it at 10 million posts: the OOM killer ends it).
+    """
     steps: dict[str, float] = {}
     con = connect(path)
+    if memory_limit:
+        con.execute(f"SET memory_limit = '{memory_limit}'")
     try:
         start = time.perf_counter()
         campaign = find_campaign(CAMPAIGN, get_settings().campaigns_dir)
@@ -239,10 +245,15 @@ def build(path: Path, size: int) -> dict[str, float]:
         mark_write(con, "ingest", size)
         mark_write(con, "analyze", size)
         steps[f"copy to {size:,} posts + fake labels"] = time.perf_counter() - start
+        print(f"build: copied, {time.perf_counter() - start:.0f} s", flush=True)
         start = time.perf_counter()
         _fake_embeddings(con)
         steps["fake embeddings"] = time.perf_counter() - start
+        print(f"build: fake embeddings, {steps['fake embeddings']:.0f} s", flush=True)
+        start = time.perf_counter()
         con.execute("CHECKPOINT")
+        steps["checkpoint"] = time.perf_counter() - start
+        print(f"build: checkpoint, {steps['checkpoint']:.0f} s", flush=True)
         report = refresh_aggregates(con, full=True)
         steps["refresh_aggregates (full)"] = report.seconds
         report = refresh_aggregates(con)
@@ -420,6 +431,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--db", type=Path, help="reuse (or build, if missing) this warehouse")
     parser.add_argument("--only", help="run only the queries whose name contains this")
+    parser.add_argument("--memory-limit", help="DuckDB's memory limit for the build, e.g. 10GB")
     parser.add_argument(
         "--sql-only", action="store_true", help="time only the SQL page (sandbox vs in-process)"
     )
@@ -429,7 +441,7 @@ def main() -> None:
         path = args.db or Path(tmp) / "bench.duckdb"
         if not path.exists():
             start = time.perf_counter()
-            for step, seconds in build(path, args.size).items():
+            for step, seconds in build(path, args.size, args.memory_limit).items():
                 print(f"build: {step}: {seconds:.1f} s")
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
             print(
