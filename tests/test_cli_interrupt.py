@@ -17,6 +17,13 @@ from warehouse.read import WarehouseBusy, reading, release_all
 HYPEWATCH = [sys.executable, "-m", "hypewatch.cli"]
 
 
+def ctrl_c_delivered() -> None:
+    """In the child: SIGINT handled as in a terminal, even when this test runs in the
+    background (a shell starts background jobs with SIGINT ignored, and Python then never
+    raises KeyboardInterrupt)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _running_run(db: Path) -> bool:
     try:
         with reading(db, timeout_s=0.5) as con:
@@ -44,6 +51,7 @@ def test_ctrl_c_during_an_import_is_one_line(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=ctrl_c_delivered,
     )
     deadline = time.monotonic() + 60
     while not _running_run(db) and importer.poll() is None and time.monotonic() < deadline:

@@ -20,6 +20,7 @@ from dashboard import server
 from dashboard.auth import is_loopback
 from hypewatch.cli import app
 from hypewatch.settings import get_settings
+from tests.test_cli_interrupt import ctrl_c_delivered
 from warehouse.db import connect
 
 
@@ -113,6 +114,7 @@ def test_the_ipv6_loopback_in_brackets_is_served(db: Path, tmp_path: Path) -> No
             stdout=out,
             stderr=subprocess.STDOUT,
             env={k: v for k, v in os.environ.items() if k != "HYPEWATCH_DASHBOARD_PASSWORD"},
+            preexec_fn=ctrl_c_delivered,
         )
     try:
         deadline, health = time.monotonic() + 90, b""
