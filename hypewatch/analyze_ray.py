@@ -128,8 +128,13 @@ class Stage:
         with self.fs.open_output_stream(f"{self.root}/meta.json") as out:
             out.write(json.dumps(meta).encode())
 
-    def shard(self, i: int, part: str = "input") -> str:
-        return f"{self.root}/{part}/part-{i:05d}.parquet"
+    def shard(self, i: int) -> str:
+        """Input shard ``i``: the posts of one chunk."""
+        return f"{self.root}/input/part-{i:05d}.parquet"
+
+    def result(self, i: int, kind: str) -> str:
+        """What an actor wrote for shard ``i``: ``emb`` or ``labels`` (Parquet)."""
+        return f"{self.root}/output/part-{i:05d}.{kind}.parquet"
 
     def done_marker(self, i: int) -> str:
         return f"{self.root}/output/part-{i:05d}.done"
@@ -192,15 +197,9 @@ class ShardAnnotator:
             batch=self.settings.batch_size or None, stored=stored,
         )  # fmt: skip
         fs = self.stage.fs
-        pq.write_table(emb, self.stage.shard(i, "output").replace(".parquet", ".emb.parquet"),
-                       filesystem=fs)  # fmt: skip
-        label_table = pa.concat_tables(labels) if labels else None
-        if label_table is not None:
-            pq.write_table(
-                label_table,
-                self.stage.shard(i, "output").replace(".parquet", ".labels.parquet"),
-                filesystem=fs,
-            )
+        pq.write_table(emb, self.stage.result(i, "emb"), filesystem=fs)
+        if labels:
+            pq.write_table(pa.concat_tables(labels), self.stage.result(i, "labels"), filesystem=fs)
         with fs.open_output_stream(self.stage.done_marker(i)) as out:  # written last
             out.write(json.dumps({"posts": len(ids)}).encode())
         return len(ids)
@@ -399,10 +398,8 @@ def _load(db: Path, stage: Stage, shards: int, report: RayReport) -> None:
     """Every finished shard into the warehouse, one transaction each (idempotent)."""
     fs = stage.fs
     for i in range(shards):
-        base = stage.shard(i, "output")
-        emb = pq.read_table(base.replace(".parquet", ".emb.parquet"), filesystem=fs)
-        emb = _fixed_size(emb)
-        labels_path = base.replace(".parquet", ".labels.parquet")
+        emb = _fixed_size(pq.read_table(stage.result(i, "emb"), filesystem=fs))
+        labels_path = stage.result(i, "labels")
         has_labels = fs.get_file_info(labels_path).type == pafs.FileType.File
         labels = [pq.read_table(labels_path, filesystem=fs)] if has_labels else []
         con = connect_writer(db)

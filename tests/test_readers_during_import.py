@@ -10,8 +10,7 @@ import textwrap
 import time
 from pathlib import Path
 
-import orjson
-
+from tests.test_interrupted_runs import hn_file
 from warehouse.db import connect
 from warehouse.read import reading, release_all
 
@@ -44,19 +43,10 @@ IMPORTER = textwrap.dedent(
 )
 
 
-def _hn_file(path: Path, n: int) -> Path:
-    hits = [
-        {"objectID": str(i), "created_at_i": 1742990000 + i, "title": f"post {i}", "author": "a"}
-        for i in range(n)
-    ]
-    path.write_bytes(b"\n".join(orjson.dumps({"hits": [hit]}) for hit in hits) + b"\n")
-    return path
-
-
 def _start_import(tmp_path: Path) -> tuple[Path, subprocess.Popen]:
     db = tmp_path / "w.duckdb"
     connect(db).close()
-    source = _hn_file(tmp_path / "hits.jsonl", POSTS)
+    source = hn_file(tmp_path / "hits.jsonl", POSTS)
     importer = subprocess.Popen(
         [sys.executable, "-c", IMPORTER, str(db), str(source)],
         stdout=subprocess.PIPE,
