@@ -14,11 +14,11 @@ from warehouse.db import (
     WarehouseError,
     code_version,
     connect,
-    connect_readonly,
     migrations,
     schema_version,
     transaction,
 )
+from warehouse.read import reading, release_all
 from warehouse.writes import analysis_run, finish_run, last_cursor, start_run, store_batch
 
 T0 = datetime(2025, 3, 25, 17, 0, tzinfo=UTC)
@@ -70,9 +70,13 @@ def test_newer_warehouse_is_refused_and_untouched(db: Path) -> None:
     con.execute("INSERT INTO schema_version VALUES (999, 'from_the_future', now()::TIMESTAMP)")
     store_batch(con, batch(3))
     con.close()
-    for opener in (connect, connect_readonly):
-        with pytest.raises(WarehouseError, match=r"schema version 999.*upgrade hypewatch"):
-            opener(db)
+    with pytest.raises(WarehouseError, match=r"schema version 999.*upgrade hypewatch"):
+        connect(db)
+    with (
+        pytest.raises(WarehouseError, match=r"schema version 999.*upgrade hypewatch"),
+        reading(db),
+    ):
+        pass
     con = duckdb.connect(str(db), read_only=True)
     assert count(con, "posts") == 3
 
@@ -82,8 +86,8 @@ def test_not_a_warehouse_is_a_clear_error(tmp_path: Path) -> None:
     bogus.write_text("this is not a database")
     with pytest.raises(WarehouseError, match=r"notes\.duckdb"):
         connect(bogus)
-    with pytest.raises(WarehouseError, match="no warehouse"):
-        connect_readonly(tmp_path / "missing.duckdb")
+    with pytest.raises(WarehouseError, match="no warehouse"), reading(tmp_path / "missing.duckdb"):
+        pass
 
 
 def test_import_twice_leaves_posts_unchanged(db: Path) -> None:
@@ -186,9 +190,9 @@ def test_run_counters_and_cursor_are_stored_with_the_batch(db: Path) -> None:
 )
 def test_readonly_connection_refuses(db: Path, statement: str) -> None:
     connect(db).close()
-    con = connect_readonly(db)
-    with pytest.raises(duckdb.Error):
+    with reading(db) as con, pytest.raises(duckdb.Error):
         con.execute(statement)
+    release_all(db)
 
 
 def test_write_mark_moves_only_when_data_changed(db: Path) -> None:

@@ -1,9 +1,9 @@
 """Opening the warehouse: one DuckDB file, schema migrations applied on open.
 
 DuckDB lets one process hold a read-write connection, or several processes hold read-only
-ones, never both. Writers call :func:`connect`; readers (``hypewatch sql``, the dashboard)
-call :func:`connect_readonly`, which also disables external access so a query cannot read
-or write files.
+ones, never both. Writers call :func:`connect` (through ``warehouse.read.connect_writer``);
+readers use ``warehouse.read.reading``, which opens the file read-only with external access
+disabled, so a query cannot read or write files.
 """
 
 from __future__ import annotations
@@ -143,36 +143,3 @@ def _close_interrupted_runs(con: duckdb.DuckDBPyConnection) -> None:
 
     with suppress(duckdb.TransactionException):  # another connection of ours got there first
         mark_interrupted_runs(con)
-
-
-def connect_readonly(
-    path: Path | str, *, external_access: bool = False
-) -> duckdb.DuckDBPyConnection:
-    """Open an existing warehouse read-only, with file and network access disabled.
-
-    The configuration is locked, so a query cannot turn external access back on.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise WarehouseError(f"no warehouse at {path}: run `hypewatch demo` or `hypewatch import`")
-    config = {"access_mode": "READ_ONLY"}
-    if not external_access:
-        config["enable_external_access"] = "false"
-    try:
-        con = duckdb.connect(str(path), config=config)
-    except duckdb.Error as exc:
-        raise WarehouseError(f"cannot open {path} read-only: {exc}") from exc
-    _configure(con)
-    version = schema_version(con)
-    try:
-        _check_not_newer(version, path)
-        if version < code_version():
-            raise WarehouseError(
-                f"{path} has schema version {version}, this hypewatch needs {code_version()}: "
-                "run any writing command (e.g. `hypewatch status --migrate`) to upgrade it"
-            )
-    except WarehouseError:
-        con.close()
-        raise
-    con.execute("SET lock_configuration = true")
-    return con
